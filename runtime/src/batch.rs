@@ -1,0 +1,287 @@
+//! The batch engine: partitions concurrently, records of a partition in offset order, and an
+//! outcome for every record.
+
+use std::any::type_name;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{FutureExt as _, StreamExt as _};
+use tokio::time::Instant;
+
+use crate::config::{Config, FailurePolicy};
+use crate::decode::Decode;
+use crate::event::{PartitionBatch, RawRecord, Text};
+use crate::handler::Handler;
+use crate::record::{InvocationContext, Record};
+use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
+
+/// Standard base64 as Lambda writes it; missing padding is tolerated.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Runs every partition of the event and reports every record's outcome.
+pub(crate) async fn run_batch<V, K, S, H>(
+    partitions: Vec<PartitionBatch<'_>>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    handler: &H,
+    state: &S,
+) -> Vec<PartitionReport>
+where
+    V: Decode,
+    K: Decode,
+    H: Handler<V, K, S>,
+{
+    let cutoff = cutoff(context, config);
+    let count = partitions.len();
+    let mut reports: Vec<(usize, PartitionReport)> =
+        futures_util::stream::iter(partitions.into_iter().enumerate())
+            .map(|(i, batch)| async move {
+                (i, run_partition(batch, context, config, cutoff, handler, state).await)
+            })
+            .buffer_unordered(config.concurrency)
+            .collect()
+            .await;
+    debug_assert_eq!(reports.len(), count);
+    // Partitions finish in any order; the report (and so the response) follows the event.
+    reports.sort_unstable_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The instant after which no record may start: the deadline minus the margin.
+fn cutoff(context: &InvocationContext, config: &Config) -> Instant {
+    let left = context.remaining_time().saturating_sub(config.deadline_margin);
+    Instant::now() + left
+}
+
+async fn run_partition<V, K, S, H>(
+    batch: PartitionBatch<'_>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    cutoff: Instant,
+    handler: &H,
+    state: &S,
+) -> PartitionReport
+where
+    V: Decode,
+    K: Decode,
+    H: Handler<V, K, S>,
+{
+    let key: Arc<str> = Arc::from(&*batch.key);
+    let topic: Arc<str> = match batch.records.first() {
+        Some(r) => Arc::from(&*r.topic),
+        None => Arc::from(""),
+    };
+    let mut outcomes = Vec::with_capacity(batch.records.len());
+    // Set once a record fails (default policy) or the deadline passes: what the rest become.
+    let mut rest: Option<Outcome> = None;
+    for raw in batch.records {
+        let offset = raw.offset;
+        if let Some(outcome) = &rest {
+            outcomes.push((offset, outcome.clone()));
+            continue;
+        }
+        if Instant::now() >= cutoff {
+            outcomes.push((offset, Outcome::NotStarted));
+            rest = Some(Outcome::NotStarted);
+            continue;
+        }
+        let span = tracing::debug_span!("record", partition = &*key, offset);
+        let outcome = match decode::<V, K>(raw, &key, &topic, context) {
+            Err(failure) => Outcome::Failed(failure),
+            Ok(record) => run_one(handler.call(record, state), cutoff, config).await,
+        };
+        drop(span);
+        if let Outcome::Failed(failure) = &outcome {
+            tracing::warn!(
+                partition = &*key,
+                offset,
+                kind = failure.kind.as_str(),
+                reason = %failure.message,
+                "record failed"
+            );
+            if failure.kind == FailureKind::Timeout {
+                rest = Some(Outcome::NotStarted);
+            } else if config.failure_policy == FailurePolicy::StopPartition {
+                rest = Some(Outcome::Skipped);
+            }
+        }
+        outcomes.push((offset, outcome));
+    }
+    PartitionReport { key: key.to_string(), outcomes }
+}
+
+/// Runs one handler call: errors, panics and running past the cutoff all become a failure.
+async fn run_one<F>(call: F, cutoff: Instant, config: &Config) -> Outcome
+where
+    F: Future<Output = Result<(), crate::Error>>,
+{
+    let guarded = AssertUnwindSafe(call).catch_unwind();
+    match tokio::time::timeout_at(cutoff, guarded).await {
+        Ok(Ok(Ok(()))) => Outcome::Succeeded,
+        Ok(Ok(Err(e))) => Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e))),
+        Ok(Err(panic)) => Outcome::Failed(Failure::new(
+            FailureKind::Panic,
+            format!("the handler panicked: {}", panic_message(&*panic)),
+        )),
+        Err(_) => Outcome::Failed(Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "the handler was still running {} ms before the invocation deadline (the deadline margin) and was cancelled",
+                config.deadline_margin.as_millis()
+            ),
+        )),
+    }
+}
+
+/// Builds the typed record, or says which part of it could not be decoded.
+pub(crate) fn decode<V: Decode, K: Decode>(
+    raw: RawRecord<'_>,
+    key: &Arc<str>,
+    topic: &Arc<str>,
+    context: &Arc<InvocationContext>,
+) -> Result<Record<V, K>, Failure> {
+    let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
+    if let Some(problem) = raw.headers.problem {
+        return Err(decode_error(problem));
+    }
+    let raw_key = base64_field("key", raw.key.as_ref()).map_err(decode_error)?;
+    let raw_value = base64_field("value", raw.value.as_ref()).map_err(decode_error)?;
+    let decoded_key = catch_decode::<K>(raw_key.as_ref()).map_err(|e| {
+        decode_error(if e.is_missing() {
+            format!(
+                "the key is absent or null, but the key type `{0}` needs one; declare it as `Option<{0}>` to accept records without a key",
+                short_type_name::<K>()
+            )
+        } else {
+            format!("the key could not be decoded as `{}`: {e}", short_type_name::<K>())
+        })
+    })?;
+    let value = catch_decode::<V>(raw_value.as_ref()).map_err(|e| {
+        decode_error(if e.is_missing() {
+            format!(
+                "the value is null or absent (a tombstone), but the value type `{0}` needs one; declare it as `Option<{0}>` to accept tombstones",
+                short_type_name::<V>()
+            )
+        } else {
+            format!("the value could not be decoded as `{}`: {e}", short_type_name::<V>())
+        })
+    })?;
+    Ok(Record {
+        partition_key: Arc::clone(key),
+        topic: Arc::clone(topic),
+        partition: raw.partition,
+        offset: raw.offset,
+        timestamp: raw.timestamp,
+        timestamp_type: raw.timestamp_type,
+        key: decoded_key,
+        value,
+        raw_key,
+        raw_value,
+        headers: raw.headers.headers,
+        key_schema: raw.key_schema_metadata,
+        value_schema: raw.value_schema_metadata,
+        context: Arc::clone(context),
+    })
+}
+
+fn base64_field(field: &str, text: Option<&Text<'_>>) -> Result<Option<Bytes>, String> {
+    let Some(text) = text else { return Ok(None) };
+    match BASE64.decode(text.as_bytes()) {
+        Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+        Err(e) => Err(format!("the {field} is not valid base64: {}", base64_reason(&e))),
+    }
+}
+
+/// base64's own messages quote the offending byte; this one gives only its position.
+fn base64_reason(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(at, _) => format!("invalid character at index {at}"),
+        base64::DecodeError::InvalidLength(len) => format!("invalid length {len}"),
+        base64::DecodeError::InvalidLastSymbol(at, _) => format!("invalid last character at index {at}"),
+        base64::DecodeError::InvalidPadding => "invalid padding".to_owned(),
+    }
+}
+
+/// A user's `Decode` impl that panics fails its record like any decode error.
+fn catch_decode<T: Decode>(bytes: Option<&Bytes>) -> Result<T, crate::DecodeError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| T::decode(bytes))) {
+        Ok(result) => result,
+        Err(panic) => Err(crate::DecodeError::invalid(format_args!(
+            "the decoder panicked: {}",
+            panic_message(&*panic)
+        ))),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(a non-string panic payload)"
+    }
+}
+
+/// `outer: inner: root`, the way anyhow prints `{:#}`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `core::option::Option<alloc::string::String>` → `Option<String>`.
+pub(crate) fn short_type_name<T>() -> String {
+    let full = type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    for (i, c) in full.char_indices() {
+        if matches!(c, '<' | '>' | ',' | ' ' | '(' | ')' | '[' | ']' | '&' | ';') {
+            out.push_str(last_path_segment(&full[segment_start..i]));
+            out.push(c);
+            segment_start = i + 1;
+        }
+    }
+    out.push_str(last_path_segment(&full[segment_start..]));
+    out
+}
+
+fn last_path_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_short() {
+        assert_eq!(short_type_name::<Option<String>>(), "Option<String>");
+        assert_eq!(short_type_name::<crate::Json<Vec<u8>>>(), "Json<Vec<u8>>");
+        assert_eq!(short_type_name::<(u8, bytes::Bytes)>(), "(u8, Bytes)");
+    }
+
+    #[test]
+    fn base64_errors_quote_no_bytes() {
+        let err = base64_field("value", Some(&Text("QUJD*".into()))).unwrap_err();
+        assert_eq!(err, "the value is not valid base64: invalid character at index 4");
+        assert_eq!(base64_field("key", Some(&Text("QUJD".into()))).unwrap().unwrap(), "ABC");
+        assert_eq!(base64_field("key", Some(&Text("QUI".into()))).unwrap().unwrap(), "AB");
+        assert_eq!(base64_field("key", None).unwrap(), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! The handler functions a consumer calls, with and without shared state.
+
+use std::future::Future;
+
+use crate::record::Record;
+use crate::Error;
+
+/// Handles one record with access to shared state `S`.
+///
+/// You do not implement this yourself: [`Consumer::new`](crate::Consumer::new) and
+/// [`Consumer::with_state`](crate::Consumer::with_state) accept plain `async fn`s and wrap them.
+#[diagnostic::on_unimplemented(
+    message = "this function cannot handle `Record<{V}, {K}>` records",
+    note = "a handler is `async fn(Record<V, K>) -> Result<(), E>`, or with state `async fn(Record<V, K>, &S) -> Result<(), E>`, where `E: Into<msk_lambda::Error>`"
+)]
+pub trait Handler<V, K, S> {
+    /// Handles one record.
+    fn call(&self, record: Record<V, K>, state: &S) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// An `async fn(Record<V, K>) -> Result<(), E>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stateless<F>(pub(crate) F);
+
+/// An `async fn(Record<V, K>, &S) -> Result<(), E>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stateful<F>(pub(crate) F);
+
+impl<F, V, K, E> Handler<V, K, ()> for Stateless<F>
+where
+    F: AsyncFn(Record<V, K>) -> Result<(), E>,
+    E: Into<Error>,
+{
+    async fn call(&self, record: Record<V, K>, _: &()) -> Result<(), Error> {
+        (self.0)(record).await.map_err(Into::into)
+    }
+}
+
+impl<F, V, K, S, E> Handler<V, K, S> for Stateful<F>
+where
+    F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
+    E: Into<Error>,
+{
+    async fn call(&self, record: Record<V, K>, state: &S) -> Result<(), Error> {
+        (self.0)(record, state).await.map_err(Into::into)
+    }
+}

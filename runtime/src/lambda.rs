@@ -1,0 +1,109 @@
+//! Serving invocations through the real `lambda_runtime` crate.
+//!
+//! `lambda_runtime` deserializes each event into the handler's payload type. A 6 MB Kafka event
+//! would then be parsed twice (once by it, once by us) and copied; instead a layer takes the raw
+//! body bytes out of the invocation before that step, hands `null` to the runtime's
+//! deserializer, and the service picks the bytes up again by request id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{LambdaEvent, LambdaInvocation};
+use serde::de::IgnoredAny;
+
+use crate::consumer::Consumer;
+use crate::decode::Decode;
+use crate::handler::Handler;
+use crate::record::InvocationContext;
+use crate::Error;
+
+/// Raw event bodies of invocations in flight, by request id.
+type Bodies = Arc<Mutex<HashMap<String, Bytes>>>;
+
+/// The variables `lambda_runtime` reads at start; it panics when one is missing.
+const REQUIRED_ENV: [&str; 3] =
+    ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"];
+
+pub(crate) async fn serve<H, S, V, K>(consumer: &Consumer<H, S, V, K>) -> Result<(), Error>
+where
+    H: Handler<V, K, S>,
+    V: Decode,
+    K: Decode,
+{
+    for name in REQUIRED_ENV {
+        if std::env::var_os(name).is_none() {
+            return Err(format!(
+                "AWS_LAMBDA_RUNTIME_API is set but {name} is not: under Lambda both are set; to run locally, unset AWS_LAMBDA_RUNTIME_API and pass an event file"
+            )
+            .into());
+        }
+    }
+    // One-time setup, before the first invocation is fetched (Lambda's INIT phase).
+    consumer.state().await?;
+    let bodies = Bodies::default();
+    let handler = lambda_runtime::service_fn(|event: LambdaEvent<IgnoredAny>| {
+        let body = bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&event.context.request_id)
+            .unwrap_or_default();
+        let context = invocation_context(&event.context);
+        async move { consumer.invoke_with_context(&body, context).await }
+    });
+    lambda_runtime::Runtime::new(handler)
+        .layer(RawBodyLayer { bodies: Arc::clone(&bodies) })
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .run()
+        .await
+}
+
+fn invocation_context(context: &lambda_runtime::Context) -> InvocationContext {
+    InvocationContext {
+        request_id: context.request_id.clone(),
+        deadline: SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline),
+        invoked_function_arn: context.invoked_function_arn.clone(),
+        event_source: None,
+        event_source_arn: None,
+        bootstrap_servers: None,
+    }
+}
+
+/// Takes each invocation's body out before `lambda_runtime` deserializes it.
+struct RawBodyLayer {
+    bodies: Bodies,
+}
+
+impl<S> Layer<S> for RawBodyLayer {
+    type Service = RawBody<S>;
+    fn layer(&self, inner: S) -> RawBody<S> {
+        RawBody { inner, bodies: Arc::clone(&self.bodies) }
+    }
+}
+
+struct RawBody<S> {
+    inner: S,
+    bodies: Bodies,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        self.bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(invocation.context.request_id.clone(), body);
+        self.inner.call(invocation)
+    }
+}

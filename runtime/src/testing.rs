@@ -1,0 +1,248 @@
+//! Helpers for your own tests: Lambda-format Kafka events built from typed values, and records
+//! to pass straight to a handler.
+//!
+//! ```
+//! use msk_lambda::testing::{TestEvent, TestRecord};
+//! use msk_lambda::{Consumer, Json, Record};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Order {
+//!     id: u32,
+//! }
+//!
+//! async fn handle(record: Record<Json<Order>>) -> Result<(), String> {
+//!     if record.value().id == 0 { Err("order id 0".into()) } else { Ok(()) }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! // A whole event, through the same path as a Lambda invocation:
+//! let event = TestEvent::msk()
+//!     .record(TestRecord::new("orders", 0, 10).json_value(&Order { id: 1 }))
+//!     .record(TestRecord::new("orders", 0, 11).json_value(&Order { id: 0 }));
+//! let response = Consumer::new(handle).invoke(&event.to_bytes()).await.unwrap();
+//! assert_eq!(
+//!     response.to_json(),
+//!     r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-0","offset":11}}]}"#
+//! );
+//!
+//! // Or one record, decoded the way the consumer decodes it, into a direct call:
+//! let record = TestRecord::new("orders", 0, 12).json_value(&Order { id: 7 }).decode().unwrap();
+//! assert!(handle(record).await.is_ok());
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::event::{HeaderList, RawRecord, Text};
+use crate::record::{EventSource, Headers, InvocationContext, Record, SchemaMetadata, TimestampType};
+use crate::report::Failure;
+use crate::Decode;
+
+/// A Kafka event as Lambda sends it, built record by record.
+#[derive(Debug, Clone)]
+pub struct TestEvent {
+    source: EventSource,
+    records: Vec<TestRecord>,
+}
+
+impl TestEvent {
+    /// An Amazon MSK event (`eventSource: aws:kafka`, with a cluster ARN).
+    pub fn msk() -> Self {
+        TestEvent { source: EventSource::Msk, records: Vec::new() }
+    }
+
+    /// A self-managed Kafka event (`eventSource: SelfManagedKafka`, no ARN).
+    pub fn self_managed() -> Self {
+        TestEvent { source: EventSource::SelfManagedKafka, records: Vec::new() }
+    }
+
+    /// Adds a record. Records are grouped under `"<topic>-<partition>"` in the order added.
+    pub fn record(mut self, record: TestRecord) -> Self {
+        self.records.push(record);
+        self
+    }
+
+    /// Adds several records.
+    pub fn records(mut self, records: impl IntoIterator<Item = TestRecord>) -> Self {
+        self.records.extend(records);
+        self
+    }
+
+    /// The event as a JSON value.
+    pub fn to_value(&self) -> Value {
+        let mut partitions = Map::new();
+        for r in &self.records {
+            let entry = partitions
+                .entry(format!("{}-{}", r.topic, r.partition))
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = entry {
+                list.push(r.to_value());
+            }
+        }
+        let mut event = Map::new();
+        event.insert("eventSource".into(), self.source.as_str().into());
+        if self.source == EventSource::Msk {
+            event.insert(
+                "eventSourceArn".into(),
+                "arn:aws:kafka:us-east-1:123456789012:cluster/test/00000000-0000-0000-0000-000000000000-1"
+                    .into(),
+            );
+        }
+        event.insert(
+            "bootstrapServers".into(),
+            "b-1.test.kafka.us-east-1.amazonaws.com:9098,b-2.test.kafka.us-east-1.amazonaws.com:9098"
+                .into(),
+        );
+        event.insert("records".into(), Value::Object(partitions));
+        Value::Object(event)
+    }
+
+    /// The event as JSON text.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    /// The event as the bytes of an invocation body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_json().into_bytes()
+    }
+}
+
+/// One record of a [`TestEvent`]; key, value and headers are given as the producer sent them.
+#[derive(Debug, Clone)]
+pub struct TestRecord {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Vec<u8>)>,
+    value_schema: Option<SchemaMetadata>,
+}
+
+impl TestRecord {
+    /// A record with no key, no value (a tombstone until one is set) and no headers.
+    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+        TestRecord {
+            topic: topic.into(),
+            partition,
+            offset,
+            timestamp: 1_735_689_600_000,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+            value_schema: None,
+        }
+    }
+
+    /// Sets the value to `value` encoded as JSON.
+    pub fn json_value(self, value: &impl Serialize) -> Self {
+        self.value(serde_json::to_vec(value).expect("test value serializes to JSON"))
+    }
+
+    /// Sets the value's raw bytes (or text).
+    pub fn value(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.value = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Makes the record a tombstone (null value).
+    pub fn tombstone(mut self) -> Self {
+        self.value = None;
+        self
+    }
+
+    /// Sets the key to `key` encoded as JSON.
+    pub fn json_key(self, key: &impl Serialize) -> Self {
+        self.key(serde_json::to_vec(key).expect("test key serializes to JSON"))
+    }
+
+    /// Sets the key's raw bytes (or text).
+    pub fn key(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.key = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Adds a header (names may repeat; order is kept).
+    pub fn header(mut self, name: impl Into<String>, value: impl AsRef<[u8]>) -> Self {
+        self.headers.push((name.into(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// Sets the timestamp, in milliseconds since the Unix epoch.
+    pub fn timestamp_millis(mut self, millis: i64) -> Self {
+        self.timestamp = millis;
+        self
+    }
+
+    /// Adds schema registry metadata for the value.
+    pub fn value_schema(mut self, data_format: &str, schema_id: &str) -> Self {
+        self.value_schema = Some(SchemaMetadata {
+            data_format: data_format.to_owned(),
+            schema_id: schema_id.to_owned(),
+        });
+        self
+    }
+
+    /// The record as Lambda encodes it: base64 key and value, headers as signed bytes.
+    pub fn to_value(&self) -> Value {
+        let b64 = |bytes: &Option<Vec<u8>>| match bytes {
+            Some(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            None => Value::Null,
+        };
+        let headers: Vec<Value> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let signed: Vec<i8> = value.iter().map(|&b| b as i8).collect();
+                json!({ name.as_str(): signed })
+            })
+            .collect();
+        let mut record = json!({
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+            "timestampType": "CREATE_TIME",
+            "key": b64(&self.key),
+            "value": b64(&self.value),
+            "headers": headers,
+        });
+        if let Some(schema) = &self.value_schema {
+            record["valueSchemaMetadata"] =
+                json!({ "dataFormat": schema.data_format, "schemaId": schema.schema_id });
+        }
+        record
+    }
+
+    /// Decodes the record into the handler's types exactly as the consumer would, for a direct
+    /// handler call in a unit test. Fails as the consumer would fail the record.
+    pub fn decode<V: Decode, K: Decode>(&self) -> Result<Record<V, K>, Failure> {
+        let b64 = |bytes: &Option<Vec<u8>>| {
+            bytes.as_ref().map(|b| {
+                Text(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)))
+            })
+        };
+        let raw = RawRecord {
+            topic: Text(Cow::Borrowed(&self.topic)),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            timestamp_type: TimestampType::CreateTime,
+            key: b64(&self.key),
+            value: b64(&self.value),
+            headers: HeaderList { headers: Headers::from_pairs(self.headers.clone()), problem: None },
+            key_schema_metadata: None,
+            value_schema_metadata: self.value_schema.clone(),
+        };
+        let key: Arc<str> = Arc::from(format!("{}-{}", self.topic, self.partition));
+        let topic: Arc<str> = Arc::from(self.topic.as_str());
+        crate::batch::decode(raw, &key, &topic, &Arc::new(InvocationContext::local()))
+    }
+}
