@@ -71,4 +71,7 @@ pub mod __private {
 
     /// Checks that the type inside `Json<…>` is a serde type.
     pub const fn assert_deserialize<T: serde::de::DeserializeOwned>() {}
+
+    /// Checks that the handler's error type converts into `msk_lambda::Error`.
+    pub const fn assert_handler_error<E: Into<crate::Error>>() {}
 }

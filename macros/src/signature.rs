@@ -1,0 +1,201 @@
+//! Checks of the handler function; what the generated code needs to know about it.
+
+use syn::spanned::Spanned as _;
+use syn::{
+    FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, Type, TypePath,
+};
+
+/// What the expansion needs from a valid handler signature.
+pub(crate) struct Handler {
+    /// `V` of `Record<V, K>`.
+    pub value: Type,
+    /// `K` of `Record<V, K>`, if written.
+    pub key: Option<Type>,
+    /// `T` when the value (or the key) is `Json<T>` or `Option<Json<T>>`: checked for serde.
+    pub json_types: Vec<Type>,
+    /// `E` of `Result<(), E>`, when written out.
+    pub error: Option<Type>,
+    /// Whether the handler takes `&S` as its second parameter.
+    pub takes_state: bool,
+}
+
+const SHAPE: &str = "`async fn name(record: Record<V, K>) -> Result<(), E>`";
+
+/// Checks every rule, collecting all errors, each on the token at fault.
+pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Vec<syn::Error>> {
+    let sig = &func.sig;
+    let mut errors = Vec::new();
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            format!("the handler must be an `async fn`: {SHAPE}"),
+        ));
+    }
+    if sig.ident == "main" {
+        errors.push(syn::Error::new_spanned(
+            &sig.ident,
+            "#[msk_handler] writes the binary's `main` itself: give the handler another name, e.g. `handle`",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new(
+            sig.generics.span(),
+            "the handler cannot be generic: the record's key and value types must be concrete so that they can be decoded, e.g. `Record<Json<MyEvent>>`",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(variadic, format!("a handler is {SHAPE}")));
+    }
+    let params: Vec<&FnArg> = sig.inputs.iter().collect();
+    let mut record = None;
+    let mut takes_state = false;
+    match params.first() {
+        None => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            format!("the handler takes the record as its parameter: {SHAPE}"),
+        )),
+        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new_spanned(
+            receiver,
+            "#[msk_handler] goes on a free function, not a method: remove `self` and keep what the handler needs in `state = ...`",
+        )),
+        Some(FnArg::Typed(arg)) => match record_types(&arg.ty) {
+            Ok(types) => record = Some(types),
+            Err(e) => errors.push(e),
+        },
+    }
+    match params.get(1) {
+        None if has_state_option => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            "`state = ...` gives the handler shared state: add a second parameter `state: &S`, where `S` is what the init function returns",
+        )),
+        None => {}
+        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new_spanned(receiver, "`self` cannot be a handler parameter")),
+        Some(FnArg::Typed(arg)) if !has_state_option => errors.push(syn::Error::new_spanned(
+            arg,
+            "a second parameter is the shared state, built once by an init function: name it in the attribute, `#[msk_handler(state = init)]`",
+        )),
+        Some(FnArg::Typed(arg)) => match &*arg.ty {
+            Type::Reference(r) if r.mutability.is_none() => takes_state = true,
+            other => errors.push(syn::Error::new_spanned(
+                other,
+                "the state parameter is a shared reference to what the init function returns: `state: &S`",
+            )),
+        },
+    }
+    if let Some(extra) = params.get(2) {
+        errors.push(syn::Error::new_spanned(
+            extra,
+            "too many parameters: the handler takes `(record: Record<V, K>)`, or with `state = init`, `(record: Record<V, K>, state: &S)`",
+        ));
+    }
+    let error = match return_error_type(sig) {
+        Ok(error) => error,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    match (errors.is_empty(), record) {
+        (true, Some((value, key))) => {
+            let json_types = [Some(&value), key.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(json_inner)
+                .collect();
+            Ok(Handler { value, key, json_types, error, takes_state })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// `Record<V>` → `(V, None)`; `Record<V, K>` → `(V, Some(K))`.
+fn record_types(ty: &Type) -> syn::Result<(Type, Option<Type>)> {
+    let not_record = || {
+        syn::Error::new_spanned(
+            ty,
+            "the handler's first parameter is the record: `Record<V>` or `Record<V, K>`, e.g. `record: Record<Json<MyEvent>>` or `record: Record<String, Option<String>>`",
+        )
+    };
+    let Type::Path(TypePath { qself: None, path }) = ty else { return Err(not_record()) };
+    let last = path.segments.last().ok_or_else(not_record)?;
+    if last.ident != "Record" {
+        return Err(not_record());
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return Err(syn::Error::new_spanned(
+            ty,
+            "`Record` needs the value type: `Record<V>` or `Record<V, K>`, e.g. `Record<Json<MyEvent>>`",
+        ));
+    };
+    let types: Vec<&Type> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if types.len() != args.args.len() || types.is_empty() || types.len() > 2 {
+        return Err(syn::Error::new_spanned(
+            args,
+            "`Record` takes one or two types: `Record<V>` or `Record<V, K>`",
+        ));
+    }
+    Ok((types[0].clone(), types.get(1).map(|t| (*t).clone())))
+}
+
+/// `T` of `Json<T>` or `Option<Json<T>>`.
+fn json_inner(ty: &Type) -> Option<Type> {
+    let (name, inner) = single_type_arg(ty)?;
+    match name.as_str() {
+        "Json" => Some(inner.clone()),
+        "Option" => {
+            let (name, inner) = single_type_arg(inner)?;
+            (name == "Json").then(|| inner.clone())
+        }
+        _ => None,
+    }
+}
+
+fn single_type_arg(ty: &Type) -> Option<(String, &Type)> {
+    let Type::Path(TypePath { qself: None, path }) = ty else { return None };
+    let last = path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    match args.args.first() {
+        Some(GenericArgument::Type(t)) if args.args.len() == 1 => Some((last.ident.to_string(), t)),
+        _ => None,
+    }
+}
+
+/// The return type must be `Result<(), E>` (or an alias `Result<()>`); returns `E` if written.
+fn return_error_type(sig: &Signature) -> syn::Result<Option<Type>> {
+    let expected = "the handler returns `Result<(), E>`, e.g. `-> Result<(), msk_lambda::Error>`: `Ok(())` marks the record done, `Err` fails it";
+    let ty = match &sig.output {
+        ReturnType::Default => {
+            return Err(syn::Error::new(sig.paren_token.span.close(), expected));
+        }
+        ReturnType::Type(_, ty) => ty,
+    };
+    let Type::Path(TypePath { qself: None, path }) = &**ty else {
+        return Err(syn::Error::new_spanned(ty, expected));
+    };
+    let last = path.segments.last().filter(|s| s.ident == "Result");
+    let Some(PathArguments::AngleBracketed(args)) = last.map(|s| &s.arguments) else {
+        return Err(syn::Error::new_spanned(ty, expected));
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    match types.next() {
+        Some(Type::Tuple(unit)) if unit.elems.is_empty() => {}
+        Some(other) => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "a record handler has no output: return `Result<(), E>`",
+            ))
+        }
+        None => return Err(syn::Error::new_spanned(ty, expected)),
+    }
+    Ok(types.next().cloned())
+}
