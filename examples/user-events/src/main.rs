@@ -54,8 +54,10 @@ mod tests {
     #[tokio::test]
     async fn known_event_types_succeed() {
         for event_type in EVENT_TYPES {
-            let record = record(event_type).decode().unwrap();
+            let record: Record<Json<UserEvent>, Option<String>> =
+                record(event_type).decode().unwrap();
             assert_eq!(record.key().as_deref(), Some("user-1"));
+            assert_eq!(record.value().user_id, "user-1");
             handle(record).await.unwrap();
         }
     }
