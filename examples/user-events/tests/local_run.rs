@@ -1,0 +1,69 @@
+//! The built `user-events` binary in local mode: the same executable Lambda runs, given an
+//! event file instead of the Runtime API.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+fn user_events(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_user-events"))
+        .args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "info")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the user-events binary runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn sample_event_prints_the_exact_partial_batch_response() {
+    let out = user_events(&["events/sample.json"], None);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"batchItemFailures\":[{\"itemIdentifier\":{\"partition\":\"user-events-0\",\"offset\":102}},{\"itemIdentifier\":{\"partition\":\"user-events-2\",\"offset\":40}}]}\n"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("local run: 8 records in 3 partitions: 4 succeeded, 2 failed, 2 not run after an earlier failure, 0 not started before the deadline"), "{stderr}");
+    assert!(stderr.contains("failed user-events-2@40: decode: the value could not be decoded as `Json<UserEvent>`: not valid JSON at line 1 column 2"), "{stderr}");
+    assert!(!stderr.contains("not json at all"), "payloads are never logged");
+}
+
+#[test]
+fn event_from_stdin() {
+    let event = br#"{"eventSource":"aws:kafka","records":{"user-events-3":[{"topic":"user-events","partition":3,"offset":1,"timestamp":0,"timestampType":"CREATE_TIME","value":"eyJ1c2VySWQiOiJ1IiwiZXZlbnRUeXBlIjoidmlldyJ9","headers":[]}]}}"#;
+    let out = user_events(&["-"], Some(event));
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "{\"batchItemFailures\":[]}\n");
+}
+
+#[test]
+fn an_invalid_event_is_a_clear_failure() {
+    let out = user_events(&["-"], Some(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#));
+    assert!(!out.status.success());
+    assert_eq!(out.stdout, b"");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error: invalid event: not a Kafka event: it has no `records` object (it has `Records`"), "{stderr}");
+}
+
+#[test]
+fn no_event_file_says_how_to_run() {
+    let out = user_events(&[], None);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no event file: run `"), "{stderr}");
+    assert!(stderr.contains("EVENT.json` (or `-` to read the event from stdin)"), "{stderr}");
+    let out = user_events(&["does-not-exist.json"], None);
+    assert!(text(&out.stderr).contains("cannot read the event file does-not-exist.json"));
+}
