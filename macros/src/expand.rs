@@ -32,8 +32,20 @@ pub(crate) fn msk_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     match handler {
         Some(handler) if errors.is_empty() => generate(&func, &handler, &options),
         // Emit the function as written so that its body is still checked and the IDE keeps
-        // working; only the errors above are reported, no second wave from a broken `main`.
-        _ => with_errors(quote!(#func), errors),
+        // working, and an empty `main` so that the crate's missing `main` is not reported too:
+        // only the errors above are reported.
+        _ => {
+            let is_method = matches!(func.sig.inputs.first(), Some(syn::FnArg::Receiver(_)));
+            let item = match (is_method, func.sig.ident == "main") {
+                (true, _) => quote!(#func),
+                // An `async fn main` would add rustc's own error about `main`.
+                (false, true) => quote!(
+                    fn main() {}
+                ),
+                (false, false) => quote!(#func fn main() {}),
+            };
+            with_errors(item, errors)
+        }
     }
 }
 
@@ -48,24 +60,32 @@ fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
 
 fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream {
     let krate = options.krate();
-    let private = quote!(#krate::__private);
     let name = &func.sig.ident;
+    // One `use` of the runtime crate: a wrong `crate = "..."` path is reported once.
+    let private = quote!(__msk_lambda_private);
 
     // Each check is spanned on the user's type, so an unsupported type is reported there.
     let mut checks = Vec::new();
     for ty in std::iter::once(&handler.value).chain(&handler.key) {
-        checks.push(quote_spanned!(ty.span()=> #private::assert_decode::<#ty>();));
-    }
-    for ty in &handler.json_types {
-        checks.push(quote_spanned!(ty.span()=> #private::assert_deserialize::<#ty>();));
-    }
-    if let Some(ty) = &handler.error {
-        checks.push(quote_spanned!(ty.span()=> #private::assert_handler_error::<#ty>();));
+        checks.push(match signature::json_inner(ty) {
+            // `Json<T>` decodes exactly when `T` is a serde type: say so on `T`.
+            Some(inner) => {
+                quote_spanned!(inner.span()=> #private::assert_deserialize::<#inner>();)
+            }
+            None => quote_spanned!(ty.span()=> #private::assert_decode::<#ty>();),
+        });
     }
 
+    // The handler's bounds (its error type converts into `msk_lambda::Error`, the state type
+    // matches) are checked by this call; spanned on the return type, that is where a wrong
+    // error type is reported.
+    let output = handler.output_span;
+    let private_at_output = quote_spanned!(output=> __msk_lambda_private);
     let consumer = match (&options.state, handler.takes_state) {
-        (Some(init), true) => quote!(#private::Consumer::with_state(#init, #name)),
-        _ => quote!(#private::Consumer::new(#name)),
+        (Some(init), true) => {
+            quote_spanned!(output=> #private_at_output::Consumer::with_state(#init, #name))
+        }
+        _ => quote_spanned!(output=> #private_at_output::Consumer::new(#name)),
     };
     let mut setters = Vec::new();
     if let Some(n) = &options.concurrency {
@@ -92,13 +112,16 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     quote! {
         #func
 
-        const _: () = {
-            #(#checks)*
-        };
-
         /// The Lambda entry point written by `#[msk_handler]`.
         fn main() -> ::std::process::ExitCode {
-            #consumer #(#setters)* .main()
+            use #krate::__private as __msk_lambda_private;
+            #[allow(unused_imports)]
+            use __msk_lambda_private::{RunEntry as _, RunFallback as _};
+            const _: () = {
+                #(#checks)*
+            };
+            let consumer = #consumer #(#setters)*;
+            (&&#private::Entry::new(consumer)).run()
         }
     }
 }

@@ -5,8 +5,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Path};
 
 /// Every key the attribute accepts, as listed in error messages.
-const KEYS: &str =
-    "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `crate`";
+const KEYS: &str = "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `crate`";
 
 /// The parsed options. Each key may be given once; values are checked as they are set.
 #[derive(Default)]
@@ -41,7 +40,10 @@ impl Options {
             let name = match key.get_ident() {
                 Some(ident) => ident.to_string(),
                 None => {
-                    errors.push(syn::Error::new_spanned(&key, format!("unknown option; the options are {KEYS}")));
+                    errors.push(syn::Error::new_spanned(
+                        &key,
+                        format!("unknown option; the options are {KEYS}"),
+                    ));
                     let _ = meta.value().and_then(|v| v.parse::<Expr>());
                     return Ok(());
                 }
@@ -171,9 +173,8 @@ fn int(value: &Expr, name: &str, example: &str) -> syn::Result<LitInt> {
 fn string(value: &Expr, name: &str, example: &str) -> syn::Result<LitStr> {
     match value {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("`{name}` takes a string, e.g. `{example}`"),
-        )),
+        other => {
+            Err(syn::Error::new(other.span(), format!("`{name}` takes a string, e.g. `{example}`")))
+        }
     }
 }

@@ -1,9 +1,7 @@
 //! Checks of the handler function; what the generated code needs to know about it.
 
 use syn::spanned::Spanned as _;
-use syn::{
-    FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, Type, TypePath,
-};
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, Type, TypePath};
 
 /// What the expansion needs from a valid handler signature.
 pub(crate) struct Handler {
@@ -11,10 +9,8 @@ pub(crate) struct Handler {
     pub value: Type,
     /// `K` of `Record<V, K>`, if written.
     pub key: Option<Type>,
-    /// `T` when the value (or the key) is `Json<T>` or `Option<Json<T>>`: checked for serde.
-    pub json_types: Vec<Type>,
-    /// `E` of `Result<(), E>`, when written out.
-    pub error: Option<Type>,
+    /// Where the return type is written: errors about the error type go there.
+    pub output_span: proc_macro2::Span,
     /// Whether the handler takes `&S` as its second parameter.
     pub takes_state: bool,
 }
@@ -46,7 +42,14 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
     if let Some(variadic) = &sig.variadic {
         errors.push(syn::Error::new_spanned(variadic, format!("a handler is {SHAPE}")));
     }
-    let params: Vec<&FnArg> = sig.inputs.iter().collect();
+    let mut params: Vec<&FnArg> = sig.inputs.iter().collect();
+    if let Some(FnArg::Receiver(receiver)) = params.first() {
+        errors.push(syn::Error::new_spanned(
+            receiver,
+            "#[msk_handler] goes on a free function, not a method: remove `self` and keep what the handler needs in `state = ...`",
+        ));
+        params.remove(0);
+    }
     let mut record = None;
     let mut takes_state = false;
     match params.first() {
@@ -54,10 +57,9 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
             sig.paren_token.span.join(),
             format!("the handler takes the record as its parameter: {SHAPE}"),
         )),
-        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new_spanned(
-            receiver,
-            "#[msk_handler] goes on a free function, not a method: remove `self` and keep what the handler needs in `state = ...`",
-        )),
+        Some(FnArg::Receiver(receiver)) => {
+            errors.push(syn::Error::new_spanned(receiver, "`self` cannot be a handler parameter"))
+        }
         Some(FnArg::Typed(arg)) => match record_types(&arg.ty) {
             Ok(types) => record = Some(types),
             Err(e) => errors.push(e),
@@ -88,22 +90,15 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
             "too many parameters: the handler takes `(record: Record<V, K>)`, or with `state = init`, `(record: Record<V, K>, state: &S)`",
         ));
     }
-    let error = match return_error_type(sig) {
-        Ok(error) => error,
-        Err(e) => {
-            errors.push(e);
-            None
-        }
+    if let Err(e) = check_return_type(sig) {
+        errors.push(e);
+    }
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
     };
     match (errors.is_empty(), record) {
-        (true, Some((value, key))) => {
-            let json_types = [Some(&value), key.as_ref()]
-                .into_iter()
-                .flatten()
-                .filter_map(json_inner)
-                .collect();
-            Ok(Handler { value, key, json_types, error, takes_state })
-        }
+        (true, Some((value, key))) => Ok(Handler { value, key, output_span, takes_state }),
         _ => Err(errors),
     }
 }
@@ -116,7 +111,9 @@ fn record_types(ty: &Type) -> syn::Result<(Type, Option<Type>)> {
             "the handler's first parameter is the record: `Record<V>` or `Record<V, K>`, e.g. `record: Record<Json<MyEvent>>` or `record: Record<String, Option<String>>`",
         )
     };
-    let Type::Path(TypePath { qself: None, path }) = ty else { return Err(not_record()) };
+    let Type::Path(TypePath { qself: None, path }) = ty else {
+        return Err(not_record());
+    };
     let last = path.segments.last().ok_or_else(not_record)?;
     if last.ident != "Record" {
         return Err(not_record());
@@ -145,7 +142,7 @@ fn record_types(ty: &Type) -> syn::Result<(Type, Option<Type>)> {
 }
 
 /// `T` of `Json<T>` or `Option<Json<T>>`.
-fn json_inner(ty: &Type) -> Option<Type> {
+pub(crate) fn json_inner(ty: &Type) -> Option<Type> {
     let (name, inner) = single_type_arg(ty)?;
     match name.as_str() {
         "Json" => Some(inner.clone()),
@@ -158,17 +155,21 @@ fn json_inner(ty: &Type) -> Option<Type> {
 }
 
 fn single_type_arg(ty: &Type) -> Option<(String, &Type)> {
-    let Type::Path(TypePath { qself: None, path }) = ty else { return None };
+    let Type::Path(TypePath { qself: None, path }) = ty else {
+        return None;
+    };
     let last = path.segments.last()?;
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first() {
         Some(GenericArgument::Type(t)) if args.args.len() == 1 => Some((last.ident.to_string(), t)),
         _ => None,
     }
 }
 
-/// The return type must be `Result<(), E>` (or an alias `Result<()>`); returns `E` if written.
-fn return_error_type(sig: &Signature) -> syn::Result<Option<Type>> {
+/// The return type must be `Result<(), E>` (or an alias `Result<()>`).
+fn check_return_type(sig: &Signature) -> syn::Result<()> {
     let expected = "the handler returns `Result<(), E>`, e.g. `-> Result<(), msk_lambda::Error>`: `Ok(())` marks the record done, `Err` fails it";
     let ty = match &sig.output {
         ReturnType::Default => {
@@ -197,5 +198,5 @@ fn return_error_type(sig: &Signature) -> syn::Result<Option<Type>> {
         }
         None => return Err(syn::Error::new_spanned(ty, expected)),
     }
-    Ok(types.next().cloned())
+    Ok(())
 }

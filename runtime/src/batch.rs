@@ -204,7 +204,9 @@ fn base64_reason(e: &base64::DecodeError) -> String {
     match e {
         base64::DecodeError::InvalidByte(at, _) => format!("invalid character at index {at}"),
         base64::DecodeError::InvalidLength(len) => format!("invalid length {len}"),
-        base64::DecodeError::InvalidLastSymbol(at, _) => format!("invalid last character at index {at}"),
+        base64::DecodeError::InvalidLastSymbol(at, _) => {
+            format!("invalid last character at index {at}")
+        }
         base64::DecodeError::InvalidPadding => "invalid padding".to_owned(),
     }
 }

@@ -73,19 +73,39 @@ impl<F, S, V, K> Consumer<Stateful<F>, S, V, K> {
     ///
     /// Put clients, connection pools and configuration here: they are then reused by every
     /// invocation of a warm Lambda environment.
-    pub fn with_state<I, Fut, IE, E>(init: I, handler: F) -> Self
+    pub fn with_state<I, E>(init: I, handler: F) -> Self
     where
-        I: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<S, IE>> + 'static,
-        IE: Into<Error>,
+        I: StateInit<S> + Send + Sync + 'static,
         F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
         E: Into<Error>,
     {
-        let init: InitFn<S> = Box::new(move || {
-            let fut = init();
-            Box::pin(async move { fut.await.map_err(Into::into) })
-        });
-        Consumer::build(Stateful(handler), init)
+        Consumer::build(Stateful(handler), Box::new(move || init.init()))
+    }
+}
+
+/// An init function for shared state: `async fn() -> Result<S, E>` with `E: Into<Error>`.
+///
+/// Implemented for every such function; a bound on it reports a wrong init function at the
+/// `init` argument rather than at the handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot build the shared state",
+    label = "not an `async fn() -> Result<S, E>`",
+    note = "the state init function is `async fn init() -> Result<S, E>` where the handler takes `&S` and `E: Into<msk_lambda::Error>`"
+)]
+pub trait StateInit<S> {
+    /// Starts building the state.
+    fn init(&self) -> Pin<Box<dyn Future<Output = Result<S, Error>>>>;
+}
+
+impl<I, Fut, S, E> StateInit<S> for I
+where
+    I: Fn() -> Fut,
+    Fut: Future<Output = Result<S, E>> + 'static,
+    E: Into<Error>,
+{
+    fn init(&self) -> Pin<Box<dyn Future<Output = Result<S, Error>>>> {
+        let fut = self();
+        Box::pin(async move { fut.await.map_err(Into::into) })
     }
 }
 
@@ -191,9 +211,10 @@ where
             partitions = envelope.partitions.len()
         );
         let context = Arc::new(context);
-        let partitions = run_batch(envelope.partitions, &context, &self.config, &self.handler, state)
-            .instrument(span)
-            .await;
+        let partitions =
+            run_batch(envelope.partitions, &context, &self.config, &self.handler, state)
+                .instrument(span)
+                .await;
         Ok(BatchReport { partitions, policy: self.config.failure_policy })
     }
 

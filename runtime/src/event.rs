@@ -258,7 +258,8 @@ impl<'a> Envelope<'a> {
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, EventError> {
         // serde would also take a JSON array as the struct's fields in order: only objects count.
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|&b| b != b'{') && serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+        if first.is_some_and(|&b| b != b'{') && serde_json::from_slice::<IgnoredAny>(bytes).is_ok()
+        {
             return Err(EventError::new(
                 "not a Kafka event: the event must be a JSON object with a `records` object",
             ));
@@ -332,11 +333,9 @@ fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<(), EventError> {
 
 /// `key == format!("{topic}-{partition}")`, without allocating.
 fn key_matches(key: &str, topic: &str, partition: i32) -> bool {
-    key.strip_prefix(topic)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|digits| {
-            digits.parse::<i32>().ok() == Some(partition) && !digits.starts_with('+')
-        })
+    key.strip_prefix(topic).and_then(|rest| rest.strip_prefix('-')).is_some_and(|digits| {
+        digits.parse::<i32>().ok() == Some(partition) && !digits.starts_with('+')
+    })
 }
 
 /// Turns a serde error into a message with the JSON path at fault, quoting no payload.
@@ -422,7 +421,9 @@ mod tests {
 
     #[test]
     fn bad_envelopes_say_what_is_wrong() {
-        assert!(err("not json").starts_with("the event is not valid JSON: not valid JSON at line 1"));
+        assert!(
+            err("not json").starts_with("the event is not valid JSON: not valid JSON at line 1")
+        );
         assert_eq!(
             err(r#"{"Records":[{"eventSource":"aws:sqs","body":"secret"}]}"#),
             "not a Kafka event: it has no `records` object (it has `Records`, as SQS, SNS, S3, DynamoDB and Kinesis events do)"
@@ -430,7 +431,9 @@ mod tests {
         assert_eq!(err("{}"), "not a Kafka event: it has no `records` object");
         let arr = err("[1]");
         assert!(arr.starts_with("not a Kafka event: the event must be a JSON object"), "{arr}");
-        assert!(err(r#"{"eventSource":"aws:sqs","records":{}}"#).contains("`eventSource` is `aws:sqs`"));
+        assert!(
+            err(r#"{"eventSource":"aws:sqs","records":{}}"#).contains("`eventSource` is `aws:sqs`")
+        );
         let wrong = err(r#"{"records":{"t-0":[{"topic":"t","partition":"secret","offset":1}]}}"#);
         assert!(wrong.starts_with("the event's field `records.t-0[0].partition` is wrong: JSON of the wrong shape: invalid type: string, expected i32"), "{wrong}");
         assert!(!wrong.contains("secret"));
@@ -441,7 +444,10 @@ mod tests {
     #[test]
     fn keys_must_match_their_records() {
         let e = err(r#"{"records":{"t-1":[{"topic":"t","partition":2,"offset":1}]}}"#);
-        assert!(e.contains("records[\"t-1\"] holds a record of topic `t` partition 2 (offset 1)"), "{e}");
+        assert!(
+            e.contains("records[\"t-1\"] holds a record of topic `t` partition 2 (offset 1)"),
+            "{e}"
+        );
         let e = err(r#"{"records":{"t--1":[{"topic":"t","partition":-1,"offset":1}]}}"#);
         assert!(e.contains("neither may be negative"), "{e}");
         assert!(key_matches("a-b.c-10", "a-b.c", 10));

@@ -41,7 +41,7 @@ mod report;
 pub mod testing;
 
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
-pub use consumer::{Consumer, InvocationError};
+pub use consumer::{Consumer, InvocationError, StateInit};
 pub use decode::{Decode, DecodeError, Json};
 pub use event::EventError;
 pub use handler::{Handler, Stateful, Stateless};
@@ -53,6 +53,61 @@ pub use report::{
     ItemIdentifier, Outcome, PartitionReport,
 };
 
+/// Makes an `async fn` that handles one Kafka record the Lambda function's `main`.
+///
+/// ```no_run
+/// use msk_lambda::{msk_handler, Json, Record};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Order {
+///     id: u64,
+/// }
+///
+/// struct Clients {
+///     audit_topic: String,
+/// }
+///
+/// /// Runs once per execution environment, before the first invocation.
+/// async fn init() -> Result<Clients, msk_lambda::Error> {
+///     Ok(Clients { audit_topic: "audit".into() })
+/// }
+///
+/// #[msk_handler(state = init, concurrency = 8)]
+/// async fn handle(record: Record<Json<Order>, Option<String>>, clients: &Clients) -> Result<(), msk_lambda::Error> {
+///     println!("order {} → {}", record.value().id, clients.audit_topic);
+///     Ok(())
+/// }
+/// ```
+///
+/// The function stays an ordinary function (unit tests call it directly, see
+/// [`testing::TestRecord::decode`]); the attribute adds a `main` equivalent to:
+///
+/// ```no_run
+/// # use msk_lambda::{Json, Record};
+/// # #[derive(serde::Deserialize)] struct Order { id: u64 }
+/// # struct Clients;
+/// # async fn init() -> Result<Clients, msk_lambda::Error> { Ok(Clients) }
+/// # async fn handle(record: Record<Json<Order>, Option<String>>, clients: &Clients) -> Result<(), msk_lambda::Error> { Ok(()) }
+/// fn main() -> std::process::ExitCode {
+///     msk_lambda::Consumer::with_state(init, handle).concurrency(8).main()
+/// }
+/// ```
+///
+/// plus compile-time checks that the key and value types can be decoded, reported on those
+/// types. `main` starts a current-thread tokio runtime, sets up tracing, and serves Lambda
+/// invocations, or, without `AWS_LAMBDA_RUNTIME_API`, runs locally on an event file.
+///
+/// The handler is `async fn(record: Record<V, K>) -> Result<(), E>`, or with `state = init`,
+/// `async fn(record: Record<V, K>, state: &S) -> Result<(), E>`; `E: Into<msk_lambda::Error>`.
+///
+/// | option | builder call | default |
+/// |---|---|---|
+/// | `concurrency = 8` | [`Consumer::concurrency`] | 16 partitions at once |
+/// | `state = init` | [`Consumer::with_state`] | no state |
+/// | `failure = "continue"` | [`Consumer::failure_policy`] | `"stop_partition"` |
+/// | `response = "whole_batch"` | [`Consumer::response_mode`] | `"partial_batch"` |
+/// | `deadline_margin_ms = 1000` | [`Consumer::deadline_margin`] | 500 |
+/// | `crate = "path"` | (where msk-lambda is, if renamed) | `::msk_lambda` |
 pub use msk_lambda_macros::msk_handler;
 
 /// The boxed error handlers may return (any `E: Into<Error>` converts).
@@ -72,6 +127,48 @@ pub mod __private {
     /// Checks that the type inside `Json<…>` is a serde type.
     pub const fn assert_deserialize<T: serde::de::DeserializeOwned>() {}
 
-    /// Checks that the handler's error type converts into `msk_lambda::Error`.
-    pub const fn assert_handler_error<E: Into<crate::Error>>() {}
+    /// Holds the consumer `main` runs. Calling `(&&Entry::new(c)).run()` picks [`RunEntry`]
+    /// when the record types decode, and otherwise the never-run [`RunFallback`]: a type that
+    /// does not decode is then reported once, on the user's type by `assert_decode`, instead of
+    /// a second time on the attribute.
+    pub struct Entry<C>(core::cell::Cell<Option<C>>);
+
+    impl<C> Entry<C> {
+        /// Wraps the consumer.
+        pub fn new(consumer: C) -> Self {
+            Entry(core::cell::Cell::new(Some(consumer)))
+        }
+    }
+
+    /// Runs the consumer as the process's `main`.
+    pub trait RunEntry {
+        /// Runs the consumer and returns the exit code.
+        fn run(self) -> std::process::ExitCode;
+    }
+
+    impl<H, S, V, K> RunEntry for &&Entry<Consumer<H, S, V, K>>
+    where
+        H: crate::Handler<V, K, S>,
+        V: Decode,
+        K: Decode,
+    {
+        fn run(self) -> std::process::ExitCode {
+            match self.0.take() {
+                Some(consumer) => consumer.main(),
+                None => std::process::ExitCode::FAILURE,
+            }
+        }
+    }
+
+    /// Chosen only when the program does not compile anyway (see [`Entry`]).
+    pub trait RunFallback {
+        /// Never called in a program that compiles.
+        fn run(self) -> std::process::ExitCode;
+    }
+
+    impl<C> RunFallback for &Entry<C> {
+        fn run(self) -> std::process::ExitCode {
+            unreachable!("msk_lambda: the record types were checked at compile time")
+        }
+    }
 }

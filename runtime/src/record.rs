@@ -272,7 +272,9 @@ impl std::error::Error for HeaderError {}
 
 impl Headers {
     /// Builds headers from name/value pairs (mostly for tests).
-    pub fn from_pairs<N: AsRef<str>, B: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (N, B)>) -> Self {
+    pub fn from_pairs<N: AsRef<str>, B: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (N, B)>,
+    ) -> Self {
         let mut headers = Headers::default();
         for (name, value) in pairs {
             headers.push_name(name.as_ref());
@@ -337,10 +339,9 @@ impl Headers {
     pub fn text(&self, name: &str) -> Result<Option<&str>, HeaderError> {
         match self.get(name) {
             None => Ok(None),
-            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|e| HeaderError {
-                name: name.to_owned(),
-                valid_up_to: e.valid_up_to(),
-            }),
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| HeaderError { name: name.to_owned(), valid_up_to: e.valid_up_to() }),
         }
     }
 }

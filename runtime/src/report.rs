@@ -159,9 +159,7 @@ impl BatchReport {
 
     /// True when every record succeeded.
     pub fn is_success(&self) -> bool {
-        self.partitions
-            .iter()
-            .all(|p| p.outcomes.iter().all(|(_, o)| *o == Outcome::Succeeded))
+        self.partitions.iter().all(|p| p.outcomes.iter().all(|(_, o)| *o == Outcome::Succeeded))
     }
 
     /// The partial batch response: per partition its first failed (or not started) offset, or
@@ -177,7 +175,10 @@ impl BatchReport {
                 // Duplicated offsets in one partition are listed once.
                 if last != Some(*offset) {
                     failures.push(BatchItemFailure {
-                        item_identifier: ItemIdentifier { partition: p.key.clone(), offset: *offset },
+                        item_identifier: ItemIdentifier {
+                            partition: p.key.clone(),
+                            offset: *offset,
+                        },
                     });
                     last = Some(*offset);
                 }
@@ -232,13 +233,11 @@ impl fmt::Display for BatchFailed {
             c.skipped,
             c.not_started
         )?;
-        let mut named = 0;
-        for (key, offset, failure) in self.report.failures() {
+        for (named, (key, offset, failure)) in self.report.failures().enumerate() {
             if named == NAMED_FAILURES {
                 return write!(f, "; and {} more", c.failed - named);
             }
             write!(f, "; {key}@{offset}: {failure}")?;
-            named += 1;
         }
         if c.not_started > 0 {
             let first = self.report.partitions.iter().find_map(|p| {
@@ -297,7 +296,8 @@ mod tests {
 
     #[test]
     fn whole_batch_errors_name_the_records() {
-        let err = report(FailurePolicy::Continue).into_result(ResponseMode::WholeBatch).unwrap_err();
+        let err =
+            report(FailurePolicy::Continue).into_result(ResponseMode::WholeBatch).unwrap_err();
         assert_eq!(
             err.to_string(),
             "4 of 6 records did not succeed (2 failed, 0 not run after an earlier failure, 2 not started before the deadline); the invocation fails so that Lambda retries the whole batch; a-0@2: handler: boom; a-0@3: handler: boom; from b.c-d-2@5 records were not started before the deadline"

@@ -39,7 +39,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::event::{HeaderList, RawRecord, Text};
-use crate::record::{EventSource, Headers, InvocationContext, Record, SchemaMetadata, TimestampType};
+use crate::record::{
+    EventSource, Headers, InvocationContext, Record, SchemaMetadata, TimestampType,
+};
 use crate::report::Failure;
 use crate::Decode;
 
@@ -225,9 +227,9 @@ impl TestRecord {
     /// handler call in a unit test. Fails as the consumer would fail the record.
     pub fn decode<V: Decode, K: Decode>(&self) -> Result<Record<V, K>, Failure> {
         let b64 = |bytes: &Option<Vec<u8>>| {
-            bytes.as_ref().map(|b| {
-                Text(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b)))
-            })
+            bytes
+                .as_ref()
+                .map(|b| Text(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b))))
         };
         let raw = RawRecord {
             topic: Text(Cow::Borrowed(&self.topic)),
@@ -237,7 +239,10 @@ impl TestRecord {
             timestamp_type: TimestampType::CreateTime,
             key: b64(&self.key),
             value: b64(&self.value),
-            headers: HeaderList { headers: Headers::from_pairs(self.headers.clone()), problem: None },
+            headers: HeaderList {
+                headers: Headers::from_pairs(self.headers.clone()),
+                problem: None,
+            },
             key_schema_metadata: None,
             value_schema_metadata: self.value_schema.clone(),
         };

@@ -50,12 +50,22 @@ fn mixed_event() -> Vec<u8> {
     json.to_string().into_bytes()
 }
 
-fn consumer(
+/// Runs the scripted handler over `event` as one invocation.
+async fn invoke(
     policy: FailurePolicy,
     mode: ResponseMode,
-) -> Consumer<msk_lambda::Stateless<impl AsyncFn(Record<String>) -> Result<(), String>>, (), String, ()>
-{
-    Consumer::new(scripted).failure_policy(policy).response_mode(mode)
+    event: &[u8],
+) -> Result<msk_lambda::BatchResponse, InvocationError> {
+    Consumer::new(scripted).failure_policy(policy).response_mode(mode).invoke(event).await
+}
+
+/// Every record's outcome of the scripted handler over `event`.
+async fn report(policy: FailurePolicy, event: &[u8]) -> msk_lambda::BatchReport {
+    Consumer::new(scripted)
+        .failure_policy(policy)
+        .process(event, InvocationContext::local())
+        .await
+        .unwrap()
 }
 
 const STOP_RESPONSE: &str = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"b.x-y-1","offset":11}},{"itemIdentifier":{"partition":"c-2","offset":8}}]}"#;
@@ -63,14 +73,16 @@ const CONTINUE_RESPONSE: &str = r#"{"batchItemFailures":[{"itemIdentifier":{"par
 
 #[tokio::test]
 async fn stop_partition_partial_batch() {
-    let c = consumer(FailurePolicy::StopPartition, ResponseMode::PartialBatch);
-    let response = c.invoke(&mixed_event()).await.unwrap();
-    assert_eq!(response.to_json(), STOP_RESPONSE);
+    let response =
+        invoke(FailurePolicy::StopPartition, ResponseMode::PartialBatch, &mixed_event()).await;
+    assert_eq!(response.unwrap().to_json(), STOP_RESPONSE);
 
-    let report = c.process(&mixed_event(), InvocationContext::local()).await.unwrap();
+    let report = report(FailurePolicy::StopPartition, &mixed_event()).await;
     let a = &report.partitions[0].outcomes;
     assert_eq!(a[0], (1, Outcome::Succeeded));
-    assert!(matches!(&a[1], (2, Outcome::Failed(f)) if f.kind == FailureKind::Handler && f.message == "refused offset 2"));
+    assert!(
+        matches!(&a[1], (2, Outcome::Failed(f)) if f.kind == FailureKind::Handler && f.message == "refused offset 2")
+    );
     assert_eq!(&a[2..], &[(3, Outcome::Skipped), (4, Outcome::Skipped), (5, Outcome::Skipped)]);
     let b = &report.partitions[1].outcomes;
     assert!(matches!(&b[1], (11, Outcome::Failed(f)) if f.kind == FailureKind::Decode
@@ -84,9 +96,10 @@ async fn stop_partition_partial_batch() {
 
 #[tokio::test]
 async fn continue_partial_batch() {
-    let c = consumer(FailurePolicy::Continue, ResponseMode::PartialBatch);
-    assert_eq!(c.invoke(&mixed_event()).await.unwrap().to_json(), CONTINUE_RESPONSE);
-    let report = c.process(&mixed_event(), InvocationContext::local()).await.unwrap();
+    let response =
+        invoke(FailurePolicy::Continue, ResponseMode::PartialBatch, &mixed_event()).await;
+    assert_eq!(response.unwrap().to_json(), CONTINUE_RESPONSE);
+    let report = report(FailurePolicy::Continue, &mixed_event()).await;
     let counts = report.counts();
     assert_eq!((counts.succeeded, counts.failed, counts.skipped), (9, 4, 0));
 }
@@ -103,7 +116,7 @@ async fn whole_batch_mode_fails_the_invocation() {
             "4 of 13 records did not succeed (4 failed, 0 not run after an earlier failure, 0 not started before the deadline); the invocation fails so that Lambda retries the whole batch; a-0@2: handler: refused offset 2; a-0@4: panic: the handler panicked: handler bug at offset 4; b.x-y-1@11: decode: the value is not valid base64: invalid character at index 3; c-2@8: panic: the handler panicked: handler bug at offset 8",
         ),
     ] {
-        let err = consumer(policy, ResponseMode::WholeBatch).invoke(&mixed_event()).await.unwrap_err();
+        let err = invoke(policy, ResponseMode::WholeBatch, &mixed_event()).await.unwrap_err();
         assert!(matches!(err, InvocationError::BatchFailed(_)));
         assert_eq!(err.error_type(), "MskLambda.BatchFailed");
         assert_eq!(err.to_string(), expected);
@@ -111,10 +124,8 @@ async fn whole_batch_mode_fails_the_invocation() {
         assert_eq!(diagnostic.0, "MskLambda.BatchFailed");
     }
     let ok = TestEvent::msk().record(rec("a", 0, 1, "ok")).to_bytes();
-    let response = consumer(FailurePolicy::StopPartition, ResponseMode::WholeBatch)
-        .invoke(&ok)
-        .await
-        .unwrap();
+    let response =
+        invoke(FailurePolicy::StopPartition, ResponseMode::WholeBatch, &ok).await.unwrap();
     assert_eq!(response.to_json(), r#"{"batchItemFailures":[]}"#);
 }
 
@@ -129,7 +140,8 @@ async fn tombstones_and_decode_errors_fail_only_their_record() {
         #[allow(dead_code)]
         number: u64,
     }
-    let handler = async |_: Record<msk_lambda::Json<Card>, String>| -> Result<(), String> { Ok(()) };
+    let handler =
+        async |_: Record<msk_lambda::Json<Card>, String>| -> Result<(), String> { Ok(()) };
     let event = TestEvent::msk().records([
         TestRecord::new("t", 0, 1).key("k").value(r#"{"number":1}"#),
         TestRecord::new("t", 0, 2).key("k").tombstone(),
@@ -163,8 +175,7 @@ async fn header_bytes_out_of_range_fail_only_their_record() {
         .records([TestRecord::new("t", 0, 1).header("h", "x"), TestRecord::new("t", 0, 2)])
         .to_value();
     event["records"]["t-0"][0]["headers"][0]["h"] = serde_json::json!([1, 128]);
-    let response =
-        Consumer::new(handler).invoke(event.to_string().as_bytes()).await.unwrap();
+    let response = Consumer::new(handler).invoke(event.to_string().as_bytes()).await.unwrap();
     assert_eq!(
         response.to_json(),
         r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":1}}]}"#
@@ -248,8 +259,12 @@ async fn a_handler_running_past_the_deadline_margin_is_cancelled() {
         assert_eq!(a[3], (4, Outcome::NotStarted));
         assert_eq!(report.partitions[1].outcomes, vec![(1, Outcome::Succeeded)]);
         let expected = match policy {
-            FailurePolicy::StopPartition => r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}}]}"#,
-            FailurePolicy::Continue => r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"a-0","offset":4}}]}"#,
+            FailurePolicy::StopPartition => {
+                r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}}]}"#
+            }
+            FailurePolicy::Continue => {
+                r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"a-0","offset":4}}]}"#
+            }
         };
         assert_eq!(report.response().to_json(), expected);
     }
@@ -263,7 +278,11 @@ async fn nothing_starts_once_the_deadline_margin_is_reached() {
         Ok(())
     };
     let event = TestEvent::msk()
-        .records([TestRecord::new("a", 0, 5), TestRecord::new("a", 0, 6), TestRecord::new("b", 1, 9)])
+        .records([
+            TestRecord::new("a", 0, 5),
+            TestRecord::new("a", 0, 6),
+            TestRecord::new("b", 1, 9),
+        ])
         .to_bytes();
     let context = InvocationContext::with_deadline(SystemTime::now() + Duration::from_millis(100));
     let consumer = Consumer::new(handler).deadline_margin(Duration::from_millis(500));

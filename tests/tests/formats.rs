@@ -4,9 +4,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use msk_lambda::testing::{TestEvent, TestRecord};
-use msk_lambda::{
-    Consumer, EventSource, InvocationError, Json, Record, TimestampType,
-};
+use msk_lambda::{Consumer, EventSource, InvocationError, Json, Record, TimestampType};
 use msk_lambda_tests::read_fixture;
 use serde::Deserialize;
 
@@ -121,8 +119,7 @@ async fn self_managed_event() {
         log.lock().unwrap().push(seen(&r, Some(r.value().id)));
         Ok(())
     };
-    let response =
-        Consumer::new(handler).invoke(&read_fixture("self-managed.json")).await.unwrap();
+    let response = Consumer::new(handler).invoke(&read_fixture("self-managed.json")).await.unwrap();
     assert!(response.is_success());
     let log = log.into_inner().unwrap();
     assert_eq!(log.len(), 1);

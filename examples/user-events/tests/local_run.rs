@@ -54,7 +54,12 @@ fn an_invalid_event_is_a_clear_failure() {
     assert!(!out.status.success());
     assert_eq!(out.stdout, b"");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("error: invalid event: not a Kafka event: it has no `records` object (it has `Records`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: invalid event: not a Kafka event: it has no `records` object (it has `Records`"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

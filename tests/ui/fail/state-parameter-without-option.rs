@@ -1,0 +1,14 @@
+use msk_lambda::{msk_handler, Json, Record};
+
+#[derive(serde::Deserialize)]
+struct Order {
+    id: u64,
+}
+
+struct State;
+
+#[msk_handler]
+async fn handle(record: Record<Json<Order>>, state: &State) -> Result<(), msk_lambda::Error> {
+    let _ = (record.value().id, state);
+    Ok(())
+}
