@@ -288,6 +288,15 @@ impl<'a> Envelope<'a> {
                 "not a Kafka event: it has no `records` object{hint}"
             )));
         };
+        let mut keys = std::collections::HashSet::with_capacity(partitions.len());
+        for batch in &mut partitions {
+            if !keys.insert(&*batch.key.0) {
+                return Err(EventError::new(format!(
+                    "`records` has the key \"{}\" more than once; each partition must appear once",
+                    &*batch.key
+                )));
+            }
+        }
         for batch in &mut partitions {
             check_partition(batch)?;
         }
@@ -453,6 +462,15 @@ mod tests {
         assert!(key_matches("a-b.c-10", "a-b.c", 10));
         assert!(!key_matches("a-b.c-+10", "a-b.c", 10));
         assert!(!key_matches("a-b.c10", "a-b.c", 10));
+    }
+
+    #[test]
+    fn a_partition_appears_once() {
+        let e = err(r#"{"records":{"t-0":[],"t-0":[]}}"#);
+        assert_eq!(
+            e,
+            "`records` has the key \"t-0\" more than once; each partition must appear once"
+        );
     }
 
     #[test]

@@ -1,0 +1,400 @@
+//! Nothing is lost, whatever arrives: property tests over generated batches.
+//!
+//! Random topics (dashes, dots), partitions and offsets; random handler outcomes per record (ok,
+//! error, panic, slow); undecodable values, tombstones, bad keys and headers; random deadlines,
+//! margins, concurrency, failure policies and response modes. Time is tokio's paused clock, so
+//! slow handlers and deadlines cost no real time.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use msk_lambda::{
+    Consumer, FailureKind, FailurePolicy, InvocationContext, Json, Outcome, Record, ResponseMode,
+};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// What one record does.
+#[derive(Debug, Clone, PartialEq)]
+enum Script {
+    Ok,
+    Err,
+    Panic,
+    /// Sleeps this many (virtual) milliseconds, then succeeds.
+    Sleep(u64),
+    BadBase64,
+    Tombstone,
+    NotJson,
+    WrongShape,
+    KeyNotUtf8,
+    HeaderOutOfRange,
+}
+
+impl Script {
+    fn decodes(&self) -> bool {
+        matches!(self, Script::Ok | Script::Err | Script::Panic | Script::Sleep(_))
+    }
+}
+
+fn script() -> impl Strategy<Value = Script> {
+    prop_oneof![
+        6 => Just(Script::Ok),
+        1 => Just(Script::Err),
+        1 => Just(Script::Panic),
+        2 => (0u64..700).prop_map(Script::Sleep),
+        1 => Just(Script::BadBase64),
+        1 => Just(Script::Tombstone),
+        1 => Just(Script::NotJson),
+        1 => Just(Script::WrongShape),
+        1 => Just(Script::KeyNotUtf8),
+        1 => Just(Script::HeaderOutOfRange),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Partition {
+    topic: String,
+    partition: i32,
+    first_offset: i64,
+    gaps: Vec<i64>,
+    scripts: Vec<Script>,
+}
+
+impl Partition {
+    fn key(&self) -> String {
+        format!("{}-{}", self.topic, self.partition)
+    }
+    fn offsets(&self) -> Vec<i64> {
+        let mut offset = self.first_offset;
+        self.gaps
+            .iter()
+            .map(|gap| {
+                offset += gap;
+                offset
+            })
+            .collect()
+    }
+}
+
+fn partition() -> impl Strategy<Value = Partition> {
+    (
+        "[a-z][a-z0-9]{0,4}([-.][a-z0-9]{1,4}){0,2}",
+        0i32..200,
+        0i64..1_000_000_000_000,
+        proptest::collection::vec((1i64..3, script()), 0..10),
+    )
+        .prop_map(|(topic, partition, first_offset, records)| {
+            let (gaps, scripts) = records.into_iter().unzip();
+            Partition { topic, partition, first_offset, gaps, scripts }
+        })
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    partitions: Vec<Partition>,
+    policy: FailurePolicy,
+    mode: ResponseMode,
+    concurrency: usize,
+    /// Milliseconds until the deadline; `None`: the 15-minute local default.
+    deadline_ms: Option<u64>,
+    margin_ms: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        proptest::collection::vec(partition(), 0..7),
+        prop_oneof![Just(FailurePolicy::StopPartition), Just(FailurePolicy::Continue)],
+        prop_oneof![Just(ResponseMode::PartialBatch), Just(ResponseMode::WholeBatch)],
+        1usize..5,
+        proptest::option::of(0u64..3000),
+        0u64..1000,
+    )
+        .prop_map(|(mut partitions, policy, mode, concurrency, deadline_ms, margin_ms)| {
+            let mut seen = HashSet::new();
+            partitions.retain(|p| seen.insert(p.key()));
+            // serde_json's map writes keys sorted; the event (and so the report) follows.
+            partitions.sort_by_key(Partition::key);
+            Case { partitions, policy, mode, concurrency, deadline_ms, margin_ms }
+        })
+}
+
+const SECRET: &str = "SECRET-4111111111111111";
+
+fn b64(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    // Small standard base64 encoder, so the test does not share the code under test.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                let _ = write!(out, "=");
+            }
+        }
+    }
+    out
+}
+
+fn record_json(p: &Partition, offset: i64, script: &Script) -> Value {
+    let script_text = match script {
+        Script::Ok => "ok".to_owned(),
+        Script::Err => "err".to_owned(),
+        Script::Panic => "panic".to_owned(),
+        Script::Sleep(ms) => format!("sleep:{ms}"),
+        _ => "ok".to_owned(),
+    };
+    let good_value = json!({ "script": script_text, "secret": SECRET }).to_string();
+    let value = match script {
+        Script::BadBase64 => Value::String(format!("!{SECRET}")),
+        Script::Tombstone => Value::Null,
+        Script::NotJson => Value::String(b64(format!("{SECRET} not json").as_bytes())),
+        Script::WrongShape => {
+            Value::String(b64(json!({ "script": SECRET, "secret": 7 }).to_string().as_bytes()))
+        }
+        _ => Value::String(b64(good_value.as_bytes())),
+    };
+    let key = match script {
+        Script::KeyNotUtf8 => b64(&[0xff, 0xfe, 0x00]),
+        _ => b64(b"user-1"),
+    };
+    let headers = match script {
+        Script::HeaderOutOfRange => json!([{ "trace": [1, 2, 300] }]),
+        _ => json!([{ "trace": [116, -61, -87] }, { "trace": [] }]),
+    };
+    json!({
+        "topic": p.topic, "partition": p.partition, "offset": offset,
+        "timestamp": 1_735_689_600_000i64, "timestampType": "CREATE_TIME",
+        "key": key, "value": value, "headers": headers,
+    })
+}
+
+fn event_json(case: &Case) -> Vec<u8> {
+    let mut records = serde_json::Map::new();
+    for p in &case.partitions {
+        let list = p.offsets().iter().zip(&p.scripts).map(|(o, s)| record_json(p, *o, s)).collect();
+        records.insert(p.key(), Value::Array(list));
+    }
+    json!({ "eventSource": "aws:kafka", "records": records }).to_string().into_bytes()
+}
+
+#[derive(serde::Deserialize)]
+struct Payload {
+    script: String,
+    #[allow(dead_code)]
+    secret: String,
+}
+
+/// Which handler calls started, and how many partitions were in a handler at once.
+#[derive(Default)]
+struct Observed {
+    calls: Vec<(String, i64)>,
+    in_flight: HashMap<String, usize>,
+    peak: usize,
+}
+
+fn check(case: Case) -> Result<(), TestCaseError> {
+    let event = event_json(&case);
+    let observed = RefCell::new(Observed::default());
+    let handler = async |r: Record<Json<Payload>, String>| -> Result<(), String> {
+        let key = r.partition_key().to_owned();
+        {
+            let mut o = observed.borrow_mut();
+            o.calls.push((key.clone(), r.offset()));
+            *o.in_flight.entry(key.clone()).or_default() += 1;
+            let active = o.in_flight.values().filter(|n| **n > 0).count();
+            o.peak = o.peak.max(active);
+        }
+        // Decrements even when the call is cancelled or panics.
+        struct Leave<'a>(&'a RefCell<Observed>, String);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                *self.0.borrow_mut().in_flight.get_mut(&self.1).unwrap() -= 1;
+            }
+        }
+        let _leave = Leave(&observed, key);
+        tokio::task::yield_now().await;
+        let script = r.value().script.as_str();
+        match script {
+            "ok" => Ok(()),
+            "err" => Err(format!("scripted error at {}", r.offset())),
+            "panic" => panic!("scripted panic"),
+            s => {
+                let ms: u64 = s.strip_prefix("sleep:").unwrap().parse().unwrap();
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(())
+            }
+        }
+    };
+    let consumer = Consumer::new(handler)
+        .concurrency(case.concurrency)
+        .failure_policy(case.policy)
+        .response_mode(case.mode)
+        .deadline_margin(Duration::from_millis(case.margin_ms));
+    let context = match case.deadline_ms {
+        Some(ms) => InvocationContext::with_deadline(SystemTime::now() + Duration::from_millis(ms)),
+        None => InvocationContext::local(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (report, calls, result) = runtime.block_on(async {
+        let report = consumer.process(&event, context.clone()).await;
+        let calls = std::mem::take(&mut observed.borrow_mut().calls);
+        (report, calls, consumer.invoke_with_context(&event, context).await)
+    });
+    let report = report.map_err(|e| TestCaseError::fail(format!("process failed: {e}")))?;
+
+    // Every record ends exactly one way, and appears exactly once.
+    let expected: Vec<(String, Vec<i64>)> =
+        case.partitions.iter().map(|p| (p.key(), p.offsets())).collect();
+    let got: Vec<(String, Vec<i64>)> = report
+        .partitions
+        .iter()
+        .map(|p| (p.key.clone(), p.outcomes.iter().map(|(o, _)| *o).collect()))
+        .collect();
+    prop_assert_eq!(&got, &expected);
+
+    for (p, r) in case.partitions.iter().zip(&report.partitions) {
+        let mut failed_before = false;
+        let mut deadline_before = false;
+        for (script, (offset, outcome)) in p.scripts.iter().zip(&r.outcomes) {
+            match outcome {
+                Outcome::Succeeded => {
+                    prop_assert!(matches!(script, Script::Ok | Script::Sleep(_)), "{offset}")
+                }
+                Outcome::Failed(f) => {
+                    prop_assert!(!f.message.contains(SECRET), "payload in a reason: {}", f.message);
+                    let expected_kind = match script {
+                        Script::Err => FailureKind::Handler,
+                        Script::Panic => FailureKind::Panic,
+                        Script::Sleep(_) => FailureKind::Timeout,
+                        s if !s.decodes() => FailureKind::Decode,
+                        _ => FailureKind::Timeout,
+                    };
+                    prop_assert_eq!(f.kind, expected_kind, "offset {}: {}", offset, f.message);
+                    if f.kind == FailureKind::Timeout {
+                        deadline_before = true;
+                    } else {
+                        failed_before = true;
+                    }
+                }
+                Outcome::Skipped => {
+                    prop_assert!(failed_before && case.policy == FailurePolicy::StopPartition)
+                }
+                Outcome::NotStarted => deadline_before = true,
+            }
+            if deadline_before {
+                // After the deadline nothing later in the partition may succeed or fail anew.
+                prop_assert!(matches!(outcome, Outcome::NotStarted | Outcome::Failed(_)));
+            }
+        }
+    }
+
+    // Handler calls: each partition in offset order; none after a failure (default policy).
+    let observed = observed.into_inner();
+    let mut by_partition: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (key, offset) in &calls {
+        by_partition.entry(key.clone()).or_default().push(*offset);
+    }
+    for (key, offsets) in &by_partition {
+        prop_assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{key}: {offsets:?}");
+    }
+    prop_assert!(
+        observed.peak <= case.concurrency,
+        "peak {} > {}",
+        observed.peak,
+        case.concurrency
+    );
+    if case.policy == FailurePolicy::StopPartition {
+        for r in &report.partitions {
+            if let Some(i) = r.outcomes.iter().position(|(_, o)| matches!(o, Outcome::Failed(_))) {
+                let started_after = r.outcomes[i + 1..]
+                    .iter()
+                    .any(|(_, o)| matches!(o, Outcome::Succeeded | Outcome::Failed(_)));
+                prop_assert!(!started_after, "{} ran records after a failure", r.key);
+            }
+        }
+    }
+
+    // The response covers every record that did not succeed, in the exact format.
+    let response = report.response();
+    let text = response.to_json();
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    let obj = parsed.as_object().unwrap();
+    prop_assert_eq!(obj.len(), 1);
+    let items = obj["batchItemFailures"].as_array().unwrap();
+    let mut lowest: HashMap<String, i64> = HashMap::new();
+    for item in items {
+        let item = item.as_object().unwrap();
+        prop_assert_eq!(item.len(), 1);
+        let id = item["itemIdentifier"].as_object().unwrap();
+        prop_assert_eq!(id.len(), 2);
+        let partition = id["partition"].as_str().unwrap().to_owned();
+        let offset = id["offset"].as_i64().unwrap();
+        let entry = lowest.entry(partition).or_insert(offset);
+        *entry = (*entry).min(offset);
+    }
+    for r in &report.partitions {
+        for (offset, outcome) in &r.outcomes {
+            if *outcome != Outcome::Succeeded {
+                let covered = lowest.get(&r.key).is_some_and(|low| low <= offset);
+                prop_assert!(covered, "{}@{} is not covered by {}", r.key, offset, text);
+            }
+        }
+        if case.policy == FailurePolicy::StopPartition {
+            let listed =
+                items.iter().filter(|i| i["itemIdentifier"]["partition"] == r.key.as_str()).count();
+            prop_assert!(listed <= 1);
+        }
+    }
+    // Nothing that succeeded is listed before every failure of its partition.
+    for (key, low) in &lowest {
+        let r = report.partitions.iter().find(|r| &r.key == key).unwrap();
+        let first_bad = r.outcomes.iter().find(|(_, o)| *o != Outcome::Succeeded).map(|(o, _)| *o);
+        prop_assert_eq!(Some(*low), first_bad);
+    }
+
+    // Whole-batch mode: the invocation errors if and only if a record did not succeed.
+    match (case.mode, result) {
+        (ResponseMode::WholeBatch, Err(e)) => {
+            prop_assert!(!report.is_success());
+            prop_assert!(!e.to_string().contains(SECRET));
+        }
+        (ResponseMode::WholeBatch, Ok(r)) => {
+            prop_assert!(report.is_success() && r.is_success())
+        }
+        (ResponseMode::PartialBatch, Ok(_)) => {}
+        (ResponseMode::PartialBatch, Err(e)) => {
+            return Err(TestCaseError::fail(format!("partial batch mode errored: {e}")))
+        }
+    }
+    Ok(())
+}
+
+/// Panics the scripts ask for are expected: keep them out of the test output.
+fn quiet_scripted_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload().downcast_ref::<&str>().copied().unwrap_or_default();
+        if msg != "scripted panic" {
+            default(info);
+        }
+    }));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nothing_is_lost(case in case()) {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(quiet_scripted_panics);
+        check(case)?;
+    }
+}
