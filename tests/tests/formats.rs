@@ -186,3 +186,82 @@ async fn bad_envelopes_fail_the_invocation_with_a_reason() {
         assert_eq!(err.error_type(), "MskLambda.InvalidEvent");
     }
 }
+
+#[tokio::test]
+async fn impossible_offsets_partitions_and_keys_fail_the_invocation() {
+    let handler = async |_: Record<Bytes>| -> Result<(), String> { Ok(()) };
+    let consumer = Consumer::new(handler);
+    let cases: [(&str, &str); 5] = [
+        (
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9223372036854775808}]}}"#,
+            "invalid event: the event's field `records.t-0[0].offset` is wrong: JSON of the wrong shape: invalid value: integer, expected i64 at line 1 column 74",
+        ),
+        (
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":-5}]}}"#,
+            "invalid event: records[\"t-0\"] has a record with partition 0 and offset -5: neither may be negative",
+        ),
+        (
+            r#"{"records":{"t--1":[{"topic":"t","partition":-1,"offset":5}]}}"#,
+            "invalid event: records[\"t--1\"] has a record with partition -1 and offset 5: neither may be negative",
+        ),
+        (
+            r#"{"records":{"orders-0":[{"topic":"orders","partition":1,"offset":5}]}}"#,
+            "invalid event: records[\"orders-0\"] holds a record of topic `orders` partition 1 (offset 5): the key must be \"<topic>-<partition>\" of its records",
+        ),
+        (
+            r#"{"records":{"t-0":[],"t-0":[{"topic":"t","partition":0,"offset":5}]}}"#,
+            "invalid event: `records` has the key \"t-0\" more than once; each partition must appear once",
+        ),
+    ];
+    for (event, expected) in cases {
+        let err = consumer.invoke(event.as_bytes()).await.unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[tokio::test]
+async fn repeated_offsets_run_in_order_and_are_reported_once() {
+    let seen = Mutex::new(Vec::new());
+    let handler = async |r: Record<String>| -> Result<(), String> {
+        seen.lock().unwrap().push((r.offset(), r.value().clone()));
+        if r.value() == "bad" {
+            Err("bad".into())
+        } else {
+            Ok(())
+        }
+    };
+    let event = TestEvent::msk().records([
+        TestRecord::new("t", 0, 7).value("c"),
+        TestRecord::new("t", 0, 5).value("a"),
+        TestRecord::new("t", 0, 6).value("bad"),
+        TestRecord::new("t", 0, 6).value("bad"),
+    ]);
+    let response = Consumer::new(handler)
+        .failure_policy(msk_lambda::FailurePolicy::Continue)
+        .invoke(&event.to_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.to_json(),
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":6}}]}"#
+    );
+    let seen = seen.into_inner().unwrap();
+    let order: Vec<(i64, &str)> = seen.iter().map(|(o, v)| (*o, v.as_str())).collect();
+    assert_eq!(order, vec![(5, "a"), (6, "bad"), (6, "bad"), (7, "c")]);
+}
+
+#[test]
+fn debug_output_redacts_payloads() {
+    let record: Record<String, String> = TestRecord::new("t", 0, 1)
+        .key("secret-key")
+        .value("secret-value")
+        .header("auth", "secret-header")
+        .decode()
+        .unwrap();
+    let debug = format!("{record:?}");
+    assert!(!debug.contains("secret"), "{debug}");
+    assert_eq!(
+        debug,
+        r#"Record { topic: "t", partition: 0, offset: 1, timestamp: 1735689600000, timestamp_type: CreateTime, key: <redacted 10 bytes>, value: <redacted 12 bytes>, headers: ["auth: <13 bytes>"], .. }"#
+    );
+}
