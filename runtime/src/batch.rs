@@ -4,7 +4,9 @@
 use std::any::type_name;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -13,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::{Config, FailurePolicy};
 use crate::decode::Decode;
-use crate::event::{PartitionBatch, RawRecord, Text};
+use crate::event::{decode_headers, Base64, PartitionBatch, RawRecord};
 use crate::handler::Handler;
 use crate::record::{InvocationContext, Record};
 use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
@@ -122,8 +124,22 @@ async fn run_one<F>(call: F, cutoff: Instant, config: &Config) -> Outcome
 where
     F: Future<Output = Result<(), crate::Error>>,
 {
-    let guarded = AssertUnwindSafe(call).catch_unwind();
-    match tokio::time::timeout_at(cutoff, guarded).await {
+    let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
+    // Most handlers finish on their first poll: the deadline timer is only created for those
+    // that do not, so a fast handler costs no timer registration.
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let finished = std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = call.as_mut().poll(cx) {
+            return Poll::Ready(Ok(result));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    match finished {
         Ok(Ok(Ok(()))) => Outcome::Succeeded,
         Ok(Ok(Err(e))) => Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e))),
         Ok(Err(panic)) => Outcome::Failed(Failure::new(
@@ -148,9 +164,7 @@ pub(crate) fn decode<V: Decode, K: Decode>(
     context: &Arc<InvocationContext>,
 ) -> Result<Record<V, K>, Failure> {
     let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
-    if let Some(problem) = raw.headers.problem {
-        return Err(decode_error(problem));
-    }
+    let headers = decode_headers(raw.headers).map_err(decode_error)?;
     let raw_key = base64_field("key", raw.key.as_ref()).map_err(decode_error)?;
     let raw_value = base64_field("value", raw.value.as_ref()).map_err(decode_error)?;
     let decoded_key = catch_decode::<K>(raw_key.as_ref()).map_err(|e| {
@@ -184,18 +198,31 @@ pub(crate) fn decode<V: Decode, K: Decode>(
         value,
         raw_key,
         raw_value,
-        headers: raw.headers.headers,
+        headers,
         key_schema: raw.key_schema_metadata,
         value_schema: raw.value_schema_metadata,
         context: Arc::clone(context),
     })
 }
 
-fn base64_field(field: &str, text: Option<&Text<'_>>) -> Result<Option<Bytes>, String> {
-    let Some(text) = text else { return Ok(None) };
-    match BASE64.decode(text.as_bytes()) {
-        Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-        Err(e) => Err(format!("the {field} is not valid base64: {}", base64_reason(&e))),
+fn base64_field(field: &str, text: Option<&Base64<'_>>) -> Result<Option<Bytes>, String> {
+    let Some(Base64(text)) = text else { return Ok(None) };
+    // Decode into a buffer of exactly the decoded size: `Bytes` then takes it over without
+    // the extra allocation it makes for a `Vec` with spare capacity.
+    let padding = text.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+    let exact = (text.len() / 4 * 3 + (text.len() % 4).saturating_sub(1)).saturating_sub(padding);
+    let mut buf = vec![0; exact];
+    match BASE64.decode_slice(text, &mut buf) {
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(Some(Bytes::from(buf)))
+        }
+        Err(base64::DecodeSliceError::DecodeError(e)) => {
+            Err(format!("the {field} is not valid base64: {}", base64_reason(&e)))
+        }
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            Err(format!("the {field} is not valid base64: invalid length {}", text.len()))
+        }
     }
 }
 
@@ -280,10 +307,19 @@ mod tests {
 
     #[test]
     fn base64_errors_quote_no_bytes() {
-        let err = base64_field("value", Some(&Text("QUJD*".into()))).unwrap_err();
-        assert_eq!(err, "the value is not valid base64: invalid character at index 4");
-        assert_eq!(base64_field("key", Some(&Text("QUJD".into()))).unwrap().unwrap(), "ABC");
-        assert_eq!(base64_field("key", Some(&Text("QUI".into()))).unwrap().unwrap(), "AB");
+        let field = |text: &str| base64_field("value", Some(&Base64(text.as_bytes().into())));
+        assert_eq!(
+            field("QUJD*").unwrap_err(),
+            "the value is not valid base64: invalid character at index 4"
+        );
+        for (text, bytes) in
+            [("QUJD", "ABC"), ("QUI", "AB"), ("QUI=", "AB"), ("QQ==", "A"), ("QQ", "A"), ("", "")]
+        {
+            let decoded = field(text).unwrap().unwrap();
+            assert_eq!(decoded, bytes, "{text}");
+        }
+        assert!(field("Q").is_err());
+        assert!(field("QUJD=").is_err());
         assert_eq!(base64_field("key", None).unwrap(), None);
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::decode::json_error;
 use crate::record::{EventSource, Headers, SchemaMetadata, TimestampType};
@@ -43,11 +44,12 @@ pub(crate) struct RawRecord<'a> {
     #[serde(default)]
     pub timestamp_type: TimestampType,
     #[serde(borrow, default)]
-    pub key: Option<Text<'a>>,
+    pub key: Option<Base64<'a>>,
     #[serde(borrow, default)]
-    pub value: Option<Text<'a>>,
-    #[serde(default)]
-    pub headers: HeaderList,
+    pub value: Option<Base64<'a>>,
+    /// Decoded only when the record runs (see [`decode_headers`]).
+    #[serde(borrow, default)]
+    pub headers: Option<&'a RawValue>,
     #[serde(default)]
     pub key_schema_metadata: Option<SchemaMetadata>,
     #[serde(default)]
@@ -89,10 +91,154 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// A record's headers, decoded while parsing, or the reason they could not be.
+/// A JSON string holding base64, as bytes: borrowed unless it had escapes, and not checked
+/// for UTF-8 (base64 decoding checks every character anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Base64<'a>(pub Cow<'a, [u8]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Base64<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Base64<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64 string")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Base64(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(Base64(Cow::Owned(v.to_vec())))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Base64(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Base64(Cow::Owned(v.as_bytes().to_vec())))
+            }
+        }
+        d.deserialize_bytes(V(std::marker::PhantomData))
+    }
+}
+
+/// Decodes a record's `headers` JSON: `[{"name": [signed bytes]}, …]`.
 ///
-/// A header byte outside -128..127 fails only its record, so it is kept here rather than
-/// failing the parse of the whole event.
+/// Runs when the record is about to run. A fast scanner handles the form Lambda writes; any
+/// other form (escapes in names, odd numbers, wrong types, bytes out of range) goes through
+/// serde for exact handling and a precise reason. An error fails only the record.
+pub(crate) fn decode_headers(raw: Option<&RawValue>) -> Result<Headers, String> {
+    let Some(raw) = raw else { return Ok(Headers::default()) };
+    if let Some(headers) = scan_headers(raw.get().as_bytes()) {
+        return Ok(headers);
+    }
+    match serde_json::from_str::<HeaderList>(raw.get()) {
+        Ok(HeaderList { problem: Some(problem), .. }) => Err(problem),
+        Ok(list) => Ok(list.headers),
+        Err(e) => Err(format!(
+            "the headers are not a list of {{\"name\": [signed bytes]}} objects: {}",
+            json_error(&e)
+        )),
+    }
+}
+
+/// The fast path of [`decode_headers`]: `None` for anything but plain names and integers.
+fn scan_headers(json: &[u8]) -> Option<Headers> {
+    let mut s = Scanner { json, at: 0 };
+    let mut headers = Headers::default();
+    s.expect(b'[')?;
+    if s.eat(b']') {
+        return s.end().then_some(headers);
+    }
+    loop {
+        s.expect(b'{')?;
+        if !s.eat(b'}') {
+            loop {
+                let name = s.plain_string()?;
+                // Valid UTF-8: the JSON text is a `str` and the name has no escapes.
+                headers.push_name(std::str::from_utf8(name).ok()?);
+                s.expect(b':')?;
+                s.expect(b'[')?;
+                if !s.eat(b']') {
+                    loop {
+                        headers.buf.push(s.signed_byte()? as u8);
+                        if s.eat(b']') {
+                            break;
+                        }
+                        s.expect(b',')?;
+                    }
+                }
+                headers.end_value();
+                if s.eat(b'}') {
+                    break;
+                }
+                s.expect(b',')?;
+            }
+        }
+        if s.eat(b']') {
+            return s.end().then_some(headers);
+        }
+        s.expect(b',')?;
+    }
+}
+
+struct Scanner<'j> {
+    json: &'j [u8],
+    at: usize,
+}
+
+impl<'j> Scanner<'j> {
+    fn skip_ws(&mut self) {
+        while self.json.get(self.at).is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        let hit = self.json.get(self.at) == Some(&byte);
+        self.at += usize::from(hit);
+        hit
+    }
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+    fn end(&mut self) -> bool {
+        self.skip_ws();
+        self.at == self.json.len()
+    }
+    /// A string without escapes.
+    fn plain_string(&mut self) -> Option<&'j [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let len = self.json[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
+        if self.json[start + len] == b'\\' {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some(&self.json[start..start + len])
+    }
+    /// An integer in -128..=127 written plainly (no fraction, exponent or leading zeros).
+    fn signed_byte(&mut self) -> Option<i8> {
+        self.skip_ws();
+        let negative = self.json.get(self.at) == Some(&b'-');
+        self.at += usize::from(negative);
+        let start = self.at;
+        let mut value: i32 = 0;
+        while let Some(d) = self.json.get(self.at).filter(|b| b.is_ascii_digit()) {
+            value = value * 10 + i32::from(d - b'0');
+            self.at += 1;
+            if value > 128 {
+                return None;
+            }
+        }
+        let digits = self.at - start;
+        if digits == 0 || (digits > 1 && self.json[start] == b'0') {
+            return None;
+        }
+        i8::try_from(if negative { -value } else { value }).ok()
+    }
+}
+
+/// Headers decoded by serde (the slow path), or the reason they could not be.
 #[derive(Debug, Default)]
 pub(crate) struct HeaderList {
     pub headers: Headers,
@@ -400,28 +546,64 @@ mod tests {
         assert_eq!(&*p.key, "my.topic-name-3");
         assert_eq!(p.records.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![15, 16]);
         let r = &p.records[0];
-        assert!(matches!(r.key.as_ref().unwrap().0, Cow::Borrowed("a2V5")));
-        assert_eq!(r.value.as_deref(), Some("dmFs/"), "escaped strings are unescaped");
+        assert!(matches!(r.key.as_ref().unwrap().0, Cow::Borrowed(b"a2V5")));
+        assert_eq!(&*r.value.as_ref().unwrap().0, b"dmFs/", "escaped strings are unescaped");
         assert_eq!(r.timestamp_type, TimestampType::CreateTime);
-        let headers: Vec<_> = r.headers.headers.iter().collect();
+        let headers = decode_headers(r.headers).unwrap();
+        let headers: Vec<_> = headers.iter().collect();
         assert_eq!(headers, vec![("h", "hé".as_bytes()), ("h", b"2"), ("empty", b"")]);
-        assert!(r.headers.problem.is_none());
         let tombstone = &p.records[1];
         assert!(tombstone.value.is_none() && tombstone.key.is_none());
         assert_eq!(tombstone.value_schema_metadata.as_ref().unwrap().data_format, "AVRO");
         assert_eq!(env.record_count(), 2);
     }
 
+    fn headers(json: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let raw = RawValue::from_string(json.to_owned()).unwrap();
+        let fast = scan_headers(json.as_bytes());
+        let decoded = decode_headers(Some(&raw))?;
+        if let Some(fast) = fast {
+            assert_eq!(fast, decoded, "the fast path agrees with serde on {json}");
+        }
+        Ok(decoded.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect())
+    }
+
+    fn h(name: &str, value: &[u8]) -> (String, Vec<u8>) {
+        (name.to_owned(), value.to_vec())
+    }
+
     #[test]
-    fn header_bytes_out_of_range_are_a_record_problem() {
-        let ev = r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,
-            "headers":[{"ok":[1]},{"bad":[1,2,200]}]}]}}"#;
-        let env = Envelope::parse(ev.as_bytes()).unwrap();
-        let problem = env.partitions[0].records[0].headers.problem.clone().unwrap();
+    fn header_forms() {
+        assert_eq!(headers("[]"), Ok(vec![]));
+        assert_eq!(headers(" [ ] "), Ok(vec![]));
+        assert_eq!(headers("[{}]"), Ok(vec![]));
         assert_eq!(
-            problem,
-            "header `bad` has byte 200 at index 2, outside the signed byte range -128..127"
+            headers(r#"[{"a":[-128,127,0,-1]},{"a":[]},{"b" : [ 1 , 2 ] , "c":[3]}]"#),
+            Ok(vec![h("a", &[0x80, 0x7f, 0, 0xff]), h("a", b""), h("b", &[1, 2]), h("c", &[3])])
         );
+        // Names with escapes take the serde path.
+        assert_eq!(headers(r#"[{"q\"x\u00e9":[0]}]"#), Ok(vec![h("q\"xé", &[0])]));
+        assert!(scan_headers(br#"[{"a":[01]}]"#).is_none());
+    }
+
+    #[test]
+    fn bad_headers_are_a_record_problem() {
+        assert_eq!(
+            headers(r#"[{"ok":[1]},{"bad":[1,2,200]}]"#),
+            Err("header `bad` has byte 200 at index 2, outside the signed byte range -128..127"
+                .into())
+        );
+        assert_eq!(
+            headers(r#"[{"bad":[-129]}]"#),
+            Err("header `bad` has byte -129 at index 0, outside the signed byte range -128..127"
+                .into())
+        );
+        let wrong = headers(r#""secret""#).unwrap_err();
+        assert_eq!(wrong, "the headers are not a list of {\"name\": [signed bytes]} objects: JSON of the wrong shape: invalid type: string, expected a list of {\"name\": [signed bytes]} objects at line 1 column 8");
+        assert!(headers(r#"[{"a":[1.5]}]"#)
+            .unwrap_err()
+            .contains("invalid type: floating, expected i64"));
+        assert!(headers(r#"[{"a":"x"}]"#).is_err());
     }
 
     fn err(ev: &str) -> String {

@@ -121,6 +121,11 @@ pub mod __private {
     pub use crate::decode::Decode;
     pub use core::time::Duration;
 
+    /// Parses an event's envelope only and returns its record count (for benchmarks).
+    pub fn parse_envelope(event: &[u8]) -> Result<usize, crate::EventError> {
+        crate::event::Envelope::parse(event).map(|e| e.record_count())
+    }
+
     /// Checks (at compile time, spanned on the user's type) that a key or value type decodes.
     pub const fn assert_decode<T: Decode>() {}
 

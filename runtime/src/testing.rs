@@ -38,10 +38,8 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::event::{HeaderList, RawRecord, Text};
-use crate::record::{
-    EventSource, Headers, InvocationContext, Record, SchemaMetadata, TimestampType,
-};
+use crate::event::{Base64, RawRecord, Text};
+use crate::record::{EventSource, InvocationContext, Record, SchemaMetadata, TimestampType};
 use crate::report::Failure;
 use crate::Decode;
 
@@ -227,10 +225,13 @@ impl TestRecord {
     /// handler call in a unit test. Fails as the consumer would fail the record.
     pub fn decode<V: Decode, K: Decode>(&self) -> Result<Record<V, K>, Failure> {
         let b64 = |bytes: &Option<Vec<u8>>| {
-            bytes
-                .as_ref()
-                .map(|b| Text(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b))))
+            bytes.as_ref().map(|b| {
+                Base64(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b).into_bytes()))
+            })
         };
+        let headers =
+            serde_json::value::RawValue::from_string(self.to_value()["headers"].to_string())
+                .expect("headers serialize to JSON");
         let raw = RawRecord {
             topic: Text(Cow::Borrowed(&self.topic)),
             partition: self.partition,
@@ -239,10 +240,7 @@ impl TestRecord {
             timestamp_type: TimestampType::CreateTime,
             key: b64(&self.key),
             value: b64(&self.value),
-            headers: HeaderList {
-                headers: Headers::from_pairs(self.headers.clone()),
-                problem: None,
-            },
+            headers: Some(&headers),
             key_schema_metadata: None,
             value_schema_metadata: self.value_schema.clone(),
         };
