@@ -14,6 +14,7 @@ use crate::config::{Config, FailurePolicy, ResponseMode};
 use crate::decode::Decode;
 use crate::event::{Envelope, EventError};
 use crate::handler::{Handler, Stateful, Stateless};
+use crate::metrics::{InvocationMetrics, Metrics};
 use crate::record::{InvocationContext, Record};
 use crate::report::{BatchFailed, BatchReport, BatchResponse};
 use crate::Error;
@@ -52,6 +53,7 @@ pub struct Consumer<H, S, V, K> {
     init: InitFn<S>,
     state: tokio::sync::OnceCell<S>,
     config: Config,
+    metrics: Metrics,
     _records: PhantomData<fn(Record<V, K>)>,
 }
 
@@ -116,6 +118,7 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
             init,
             state: tokio::sync::OnceCell::new(),
             config: Config::default(),
+            metrics: Metrics::default(),
             _records: PhantomData,
         }
     }
@@ -146,6 +149,13 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
 
     pub(crate) fn configured_response_mode(&self) -> ResponseMode {
         self.config.response_mode
+    }
+
+    /// The CloudWatch EMF metrics [`run`](Consumer::run) writes, one line per invocation
+    /// (default: namespace `MskLambda`, dimension `FunctionName`; [`Metrics::off`] for none).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Time kept in reserve before Lambda's timeout (default 500 ms): once less than this is
@@ -210,12 +220,41 @@ where
             records = envelope.record_count(),
             partitions = envelope.partitions.len()
         );
+        let oldest_timestamp_ms =
+            envelope.partitions.iter().flat_map(|p| &p.records).map(|r| r.timestamp).min();
         let context = Arc::new(context);
         let partitions =
             run_batch(envelope.partitions, &context, &self.config, &self.handler, state)
                 .instrument(span)
                 .await;
-        Ok(BatchReport { partitions, policy: self.config.failure_policy })
+        Ok(BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms })
+    }
+
+    /// One invocation as `run` serves it: process, write the metrics line to `metrics_out`,
+    /// and answer in the configured response mode (the report comes along for summaries).
+    pub(crate) async fn serve_invocation(
+        &self,
+        event: &[u8],
+        context: InvocationContext,
+        metrics_out: impl std::io::Write,
+    ) -> Result<(BatchResponse, BatchReport), InvocationError> {
+        let started = std::time::Instant::now();
+        let report = self.process(event, context).await?;
+        let measured = InvocationMetrics {
+            counts: report.counts(),
+            duration: started.elapsed(),
+            oldest_timestamp_ms: report.oldest_timestamp_ms,
+        };
+        if let Some(line) = self.metrics.line(&measured) {
+            crate::metrics::emit(&line, metrics_out);
+        }
+        let response = report.response();
+        if self.config.response_mode == ResponseMode::WholeBatch && !response.is_success() {
+            let failed = BatchFailed { report };
+            tracing::error!(error = %failed, "invocation failed (whole-batch response mode)");
+            return Err(InvocationError::BatchFailed(failed));
+        }
+        Ok((response, report))
     }
 
     /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) through
@@ -224,9 +263,10 @@ where
     ///
     /// Initialises tracing the way Lambda expects (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON logs,
     /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level) unless a subscriber is already set.
-    pub async fn run(self) -> Result<(), Error> {
+    pub async fn run(mut self) -> Result<(), Error> {
         let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
         crate::logging::init(local);
+        self.metrics = self.metrics.from_env();
         if local {
             crate::local::run(&self, std::env::args_os().nth(1)).await
         } else {

@@ -52,7 +52,10 @@ where
             .remove(&event.context.request_id)
             .unwrap_or_default();
         let context = invocation_context(&event.context);
-        async move { consumer.invoke_with_context(&body, context).await }
+        async move {
+            let served = consumer.serve_invocation(&body, context, std::io::stdout()).await;
+            served.map(|(response, _)| response)
+        }
     });
     lambda_runtime::Runtime::new(handler)
         .layer(RawBodyLayer { bodies: Arc::clone(&bodies) })

@@ -36,6 +36,7 @@ mod handler;
 mod lambda;
 mod local;
 mod logging;
+mod metrics;
 mod record;
 mod report;
 pub mod testing;
@@ -45,6 +46,7 @@ pub use consumer::{Consumer, InvocationError, StateInit};
 pub use decode::{Decode, DecodeError, Json};
 pub use event::EventError;
 pub use handler::{Handler, Stateful, Stateless};
+pub use metrics::Metrics;
 pub use record::{
     EventSource, HeaderError, Headers, InvocationContext, Record, SchemaMetadata, TimestampType,
 };

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::io::Read as _;
 use std::time::Instant;
 
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, InvocationError};
 use crate::decode::Decode;
 use crate::handler::Handler;
 use crate::record::InvocationContext;
@@ -42,8 +42,15 @@ where
             .map_err(|e| format!("cannot read the event file {}: {e}", path.to_string_lossy()))?
     };
     let started = Instant::now();
-    let report = consumer.process(&event, InvocationContext::local()).await?;
+    // Metrics go to stderr: stdout carries only the response.
+    let served =
+        consumer.serve_invocation(&event, InvocationContext::local(), std::io::stderr()).await;
     let elapsed = started.elapsed();
+    let report = match served {
+        Ok((_, report)) => report,
+        Err(InvocationError::BatchFailed(failed)) => failed.report,
+        Err(e) => return Err(e.into()),
+    };
     let c = report.counts();
     eprintln!(
         "local run: {} records in {} partitions: {} succeeded, {} failed, {} not run after an earlier failure, {} not started before the deadline ({:.1} ms)",

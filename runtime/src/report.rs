@@ -139,6 +139,9 @@ pub struct BatchReport {
     /// One report per `records` map entry, in event order.
     pub partitions: Vec<PartitionReport>,
     pub(crate) policy: FailurePolicy,
+    /// The smallest record timestamp of the event (ms since the epoch): how far behind the
+    /// consumer is.
+    pub(crate) oldest_timestamp_ms: Option<i64>,
 }
 
 impl BatchReport {
@@ -278,6 +281,7 @@ mod tests {
                 },
             ],
             policy,
+            oldest_timestamp_ms: None,
         }
     }
 
@@ -302,7 +306,11 @@ mod tests {
             err.to_string(),
             "4 of 6 records did not succeed (2 failed, 0 not run after an earlier failure, 2 not started before the deadline); the invocation fails so that Lambda retries the whole batch; a-0@2: handler: boom; a-0@3: handler: boom; from b.c-d-2@5 records were not started before the deadline"
         );
-        let ok = BatchReport { partitions: vec![], policy: FailurePolicy::StopPartition };
+        let ok = BatchReport {
+            partitions: vec![],
+            policy: FailurePolicy::StopPartition,
+            oldest_timestamp_ms: None,
+        };
         assert_eq!(ok.into_result(ResponseMode::WholeBatch), Ok(BatchResponse::default()));
     }
 }
