@@ -12,6 +12,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::config::{Config, FailurePolicy};
 use crate::decode::Decode;
@@ -94,12 +95,15 @@ where
             rest = Some(Outcome::NotStarted);
             continue;
         }
+        // A span per record (debug level: free unless enabled) around decoding and the handler,
+        // so the handler's own logs carry the partition and offset.
         let span = tracing::debug_span!("record", partition = &*key, offset);
-        let outcome = match decode::<V, K>(raw, &key, &topic, context) {
+        let outcome = match span.in_scope(|| decode::<V, K>(raw, &key, &topic, context)) {
             Err(failure) => Outcome::Failed(failure),
-            Ok(record) => run_one(handler.call(record, state), cutoff, config).await,
+            Ok(record) => {
+                run_one(handler.call(record, state), cutoff, config).instrument(span).await
+            }
         };
-        drop(span);
         if let Outcome::Failed(failure) = &outcome {
             tracing::warn!(
                 partition = &*key,

@@ -64,10 +64,26 @@ where
         .await
 }
 
+/// 2001-01-01 in milliseconds since the epoch: no real deadline is earlier.
+const EARLIEST_EPOCH_DEADLINE_MS: u64 = 978_307_200_000;
+
+/// When the invocation must be done.
+///
+/// Lambda sends the deadline in milliseconds since the epoch. cargo-lambda's emulator sends
+/// its timeout instead (`600000`): a value that cannot be an epoch time is read as
+/// milliseconds from now, so local emulation does not see every deadline as already past.
+fn deadline(ms: u64) -> SystemTime {
+    if ms >= EARLIEST_EPOCH_DEADLINE_MS {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+    } else {
+        SystemTime::now() + Duration::from_millis(ms)
+    }
+}
+
 fn invocation_context(context: &lambda_runtime::Context) -> InvocationContext {
     InvocationContext {
         request_id: context.request_id.clone(),
-        deadline: SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline),
+        deadline: deadline(context.deadline),
         invoked_function_arn: context.invoked_function_arn.clone(),
         event_source: None,
         event_source_arn: None,
@@ -108,5 +124,18 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(invocation.context.request_id.clone(), body);
         self.inner.call(invocation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_from_lambda_and_from_the_emulator() {
+        let lambda = 1_795_752_378_765;
+        assert_eq!(deadline(lambda), SystemTime::UNIX_EPOCH + Duration::from_millis(lambda));
+        let emulator = deadline(600_000).duration_since(SystemTime::now()).unwrap();
+        assert!(emulator > Duration::from_secs(590) && emulator <= Duration::from_secs(600));
     }
 }

@@ -1,5 +1,7 @@
 //! Shared pieces of the integration tests: fixture paths.
 
+pub mod emulator;
+
 use std::path::PathBuf;
 
 /// The path of a file in `tests/fixtures`.
