@@ -49,7 +49,7 @@ pub(crate) struct RawRecord<'a> {
     pub value: Option<Base64<'a>>,
     /// Decoded only when the record runs (see [`decode_headers`]).
     #[serde(borrow, default)]
-    pub headers: Option<&'a RawValue>,
+    pub headers: RawHeaders<'a>,
     #[serde(default)]
     pub key_schema_metadata: Option<SchemaMetadata>,
     #[serde(default)]
@@ -121,13 +121,38 @@ impl<'de: 'a, 'a> Deserialize<'de> for Base64<'a> {
     }
 }
 
+/// A record's headers as the parser left them.
+#[derive(Debug, Default, Clone)]
+pub(crate) enum RawHeaders<'a> {
+    /// Absent or `null`: no headers.
+    #[default]
+    Absent,
+    /// The JSON text, decoded when the record runs (the serde path).
+    Json(&'a RawValue),
+    /// Already decoded (the fast path decodes them as it reads them).
+    Decoded(Headers),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<&'a RawValue>::deserialize(d)? {
+            Some(raw) => RawHeaders::Json(raw),
+            None => RawHeaders::Absent,
+        })
+    }
+}
+
 /// Decodes a record's `headers` JSON: `[{"name": [signed bytes]}, …]`.
 ///
 /// Runs when the record is about to run. A fast scanner handles the form Lambda writes; any
 /// other form (escapes in names, odd numbers, wrong types, bytes out of range) goes through
 /// serde for exact handling and a precise reason. An error fails only the record.
-pub(crate) fn decode_headers(raw: Option<&RawValue>) -> Result<Headers, String> {
-    let Some(raw) = raw else { return Ok(Headers::default()) };
+pub(crate) fn decode_headers(raw: RawHeaders<'_>) -> Result<Headers, String> {
+    let raw = match raw {
+        RawHeaders::Absent => return Ok(Headers::default()),
+        RawHeaders::Decoded(headers) => return Ok(headers),
+        RawHeaders::Json(raw) => raw,
+    };
     if let Some(headers) = scan_headers(raw.get().as_bytes()) {
         return Ok(headers);
     }
@@ -342,21 +367,21 @@ impl<'de> Visitor<'de> for ByteArray<'_, '_> {
 /// The envelope's fields; everything else (`Records`, unknown fields) is skipped.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Wire<'a> {
+pub(crate) struct Wire<'a> {
     #[serde(borrow, default)]
-    event_source: Option<Text<'a>>,
+    pub event_source: Option<Text<'a>>,
     #[serde(borrow, default)]
-    event_source_arn: Option<Text<'a>>,
+    pub event_source_arn: Option<Text<'a>>,
     #[serde(borrow, default)]
-    bootstrap_servers: Option<Text<'a>>,
+    pub bootstrap_servers: Option<Text<'a>>,
     #[serde(borrow, default)]
-    records: Option<PartitionMap<'a>>,
+    pub records: Option<PartitionMap<'a>>,
     #[serde(rename = "Records", default)]
-    upper_records: Option<IgnoredAny>,
+    pub upper_records: Option<IgnoredAny>,
 }
 
 /// The `records` object, entries kept in event order.
-struct PartitionMap<'a>(Vec<PartitionBatch<'a>>);
+pub(crate) struct PartitionMap<'a>(pub Vec<PartitionBatch<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for PartitionMap<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -412,9 +437,13 @@ impl<'a> Envelope<'a> {
                 "not a Kafka event: the event must be a JSON object with a `records` object",
             ));
         }
-        let wire: Wire<'a> = match serde_json::from_slice(bytes) {
-            Ok(wire) => wire,
-            Err(e) => return Err(describe_parse_error(bytes, &e)),
+        let wire: Wire<'a> = match crate::fast::parse(bytes) {
+            Some(wire) => wire,
+            // Escapes, odd numbers, errors: serde_json reads it, and words any error.
+            None => match serde_json::from_slice(bytes) {
+                Ok(wire) => wire,
+                Err(e) => return Err(describe_parse_error(bytes, &e)),
+            },
         };
         let event_source = match wire.event_source.as_deref() {
             None => None,
@@ -551,7 +580,7 @@ mod tests {
         assert!(matches!(r.key.as_ref().unwrap().0, Cow::Borrowed(b"a2V5")));
         assert_eq!(&*r.value.as_ref().unwrap().0, b"dmFs/", "escaped strings are unescaped");
         assert_eq!(r.timestamp_type, TimestampType::CreateTime);
-        let headers = decode_headers(r.headers).unwrap();
+        let headers = decode_headers(r.headers.clone()).unwrap();
         let headers: Vec<_> = headers.iter().collect();
         assert_eq!(headers, vec![("h", "hé".as_bytes()), ("h", b"2"), ("empty", b"")]);
         let tombstone = &p.records[1];
@@ -563,7 +592,7 @@ mod tests {
     fn headers(json: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
         let raw = RawValue::from_string(json.to_owned()).unwrap();
         let fast = scan_headers(json.as_bytes());
-        let decoded = decode_headers(Some(&raw))?;
+        let decoded = decode_headers(RawHeaders::Json(&raw))?;
         if let Some(fast) = fast {
             assert_eq!(fast, decoded, "the fast path agrees with serde on {json}");
         }

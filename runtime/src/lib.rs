@@ -32,6 +32,7 @@ mod config;
 mod consumer;
 mod decode;
 mod event;
+mod fast;
 mod handler;
 mod lambda;
 mod local;
@@ -126,6 +127,17 @@ pub mod __private {
     /// Parses an event's envelope only and returns its record count (for benchmarks).
     pub fn parse_envelope(event: &[u8]) -> Result<usize, crate::EventError> {
         crate::event::Envelope::parse(event).map(|e| e.record_count())
+    }
+
+    /// Whether the fast event parser takes `event` (for benchmarks and tests).
+    pub fn fast_parser_takes(event: &[u8]) -> bool {
+        crate::fast::parse(event).is_some()
+    }
+
+    /// Panics if the fast event parser accepts `event` but serde_json rejects it or reads it
+    /// differently (for fuzzing).
+    pub fn check_fast_parser(event: &[u8]) {
+        crate::fast::check_against_serde(event);
     }
 
     /// Checks (at compile time, spanned on the user's type) that a key or value type decodes.

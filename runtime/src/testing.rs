@@ -38,7 +38,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::event::{Base64, RawRecord, Text};
+use crate::event::{Base64, RawHeaders, RawRecord, Text};
 use crate::record::{EventSource, InvocationContext, Record, SchemaMetadata, TimestampType};
 use crate::report::Failure;
 use crate::Decode;
@@ -240,7 +240,7 @@ impl TestRecord {
             timestamp_type: TimestampType::CreateTime,
             key: b64(&self.key),
             value: b64(&self.value),
-            headers: Some(&headers),
+            headers: RawHeaders::Json(&headers),
             key_schema_metadata: None,
             value_schema_metadata: self.value_schema.clone(),
         };

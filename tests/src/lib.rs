@@ -4,6 +4,11 @@ pub mod emulator;
 
 use std::path::PathBuf;
 
+/// How many cases a property test runs: `PROPTEST_CASES` if set (for longer runs), else `default`.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// The path of a file in `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
@@ -33,6 +38,9 @@ pub fn fuzz_one(data: &[u8]) {
             Ok(())
         }
     }
+
+    // The fast event parser must agree with serde_json wherever it accepts an event.
+    msk_lambda::__private::check_fast_parser(data);
 
     thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()

@@ -90,7 +90,7 @@ const FIELDS: [&str; 10] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: msk_lambda_tests::proptest_cases(400), ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes(data in prop::collection::vec(any::<u8>(), 0..256)) {

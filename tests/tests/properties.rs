@@ -389,7 +389,7 @@ fn quiet_scripted_panics() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: msk_lambda_tests::proptest_cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn nothing_is_lost(case in case()) {

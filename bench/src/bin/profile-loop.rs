@@ -5,6 +5,21 @@ fn main() {
     let path = args.next().expect("usage: profile-loop EVENT.json [TIMES]");
     let times: usize = args.next().map_or(100, |t| t.parse().expect("a count"));
     let event = std::fs::read(&path).expect("the event file is readable");
+    if std::env::var_os("IGNORED_ONLY").is_some() {
+        for _ in 0..times {
+            let _: serde::de::IgnoredAny =
+                serde_json::from_slice(std::hint::black_box(&event)).unwrap();
+        }
+        return;
+    }
+    if std::env::var_os("FAST_ONLY").is_some() {
+        for _ in 0..times {
+            std::hint::black_box(msk_lambda::__private::fast_parser_takes(std::hint::black_box(
+                &event,
+            )));
+        }
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let started = std::time::Instant::now();
     let mut bytes = 0;
@@ -21,6 +36,7 @@ fn main() {
 /// Times the envelope parse alone against serde_json's `IgnoredAny` pass.
 #[allow(dead_code)]
 fn phases(event: &[u8], times: usize) {
+    eprintln!("fast parser takes it: {}", msk_lambda::__private::fast_parser_takes(event));
     let t = std::time::Instant::now();
     for _ in 0..times {
         std::hint::black_box(msk_lambda::__private::parse_envelope(event).unwrap());
@@ -31,4 +47,9 @@ fn phases(event: &[u8], times: usize) {
         let _: serde::de::IgnoredAny = serde_json::from_slice(std::hint::black_box(event)).unwrap();
     }
     eprintln!("IgnoredAny pass: {:?}", t.elapsed() / times as u32);
+    let t = std::time::Instant::now();
+    for _ in 0..times {
+        std::hint::black_box(msk_lambda::__private::fast_parser_takes(std::hint::black_box(event)));
+    }
+    eprintln!("fast parser alone: {:?}", t.elapsed() / times as u32);
 }
