@@ -266,7 +266,7 @@ where
     pub async fn run(mut self) -> Result<(), Error> {
         let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
         crate::logging::init(local);
-        self.metrics = self.metrics.from_env();
+        self.metrics = self.metrics.with_env_overrides();
         if local {
             crate::local::run(&self, std::env::args_os().nth(1)).await
         } else {

@@ -454,6 +454,52 @@ fn string_end(haystack: &[u8], forbid_control: bool) -> Option<usize> {
     haystack[i..].iter().position(|&c| stops(c)).map(|p| i + p)
 }
 
+/// Panics when the fast path accepts `json` but serde_json rejects it or reads it differently.
+/// For the fuzz target and the fuzz smoke test (through `__private`).
+pub(crate) fn check_against_serde(json: &[u8]) {
+    let Some(fast) = parse(json) else { return };
+    let serde = serde_json::from_slice::<Wire<'_>>(json).unwrap_or_else(|e| {
+        panic!(
+            "the fast parser accepted an event serde_json rejects ({e}): {:?}",
+            String::from_utf8_lossy(json)
+        )
+    });
+    assert_eq!(normalize(fast), normalize(serde), "{:?}", String::from_utf8_lossy(json));
+}
+
+fn normalize(wire: Wire<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:?} {:?} {:?} {}\n",
+        wire.event_source,
+        wire.event_source_arn,
+        wire.bootstrap_servers,
+        wire.upper_records.is_some()
+    );
+    for batch in wire.records.map(|m| m.0).into_iter().flatten() {
+        let _ = writeln!(out, "{:?}", batch.key);
+        for r in batch.records {
+            let headers = crate::event::decode_headers(r.headers);
+            let _ = writeln!(
+                out,
+                "  {:?} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
+                r.topic,
+                r.partition,
+                r.offset,
+                r.timestamp,
+                r.timestamp_type,
+                r.key,
+                r.value,
+                headers
+                    .map(|h| h.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect::<Vec<_>>()),
+                r.key_schema_metadata,
+                r.value_schema_metadata
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,50 +557,4 @@ mod tests {
             assert!(parse(event).is_none(), "{}", String::from_utf8_lossy(event));
         }
     }
-}
-
-/// Panics when the fast path accepts `json` but serde_json rejects it or reads it differently.
-/// For the fuzz target and the fuzz smoke test (through `__private`).
-pub(crate) fn check_against_serde(json: &[u8]) {
-    let Some(fast) = parse(json) else { return };
-    let serde = serde_json::from_slice::<Wire<'_>>(json).unwrap_or_else(|e| {
-        panic!(
-            "the fast parser accepted an event serde_json rejects ({e}): {:?}",
-            String::from_utf8_lossy(json)
-        )
-    });
-    assert_eq!(normalize(fast), normalize(serde), "{:?}", String::from_utf8_lossy(json));
-}
-
-fn normalize(wire: Wire<'_>) -> String {
-    use std::fmt::Write as _;
-    let mut out = format!(
-        "{:?} {:?} {:?} {}\n",
-        wire.event_source,
-        wire.event_source_arn,
-        wire.bootstrap_servers,
-        wire.upper_records.is_some()
-    );
-    for batch in wire.records.map(|m| m.0).into_iter().flatten() {
-        let _ = writeln!(out, "{:?}", batch.key);
-        for r in batch.records {
-            let headers = crate::event::decode_headers(r.headers);
-            let _ = writeln!(
-                out,
-                "  {:?} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
-                r.topic,
-                r.partition,
-                r.offset,
-                r.timestamp,
-                r.timestamp_type,
-                r.key,
-                r.value,
-                headers
-                    .map(|h| h.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect::<Vec<_>>()),
-                r.key_schema_metadata,
-                r.value_schema_metadata
-            );
-        }
-    }
-    out
 }

@@ -50,7 +50,7 @@ impl Metrics {
     }
 
     /// The settings after the `MSK_LAMBDA_METRICS*` environment variables.
-    pub(crate) fn from_env(mut self) -> Self {
+    pub(crate) fn with_env_overrides(mut self) -> Self {
         if std::env::var("MSK_LAMBDA_METRICS").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
             self.enabled = false;
         }
