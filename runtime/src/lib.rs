@@ -33,11 +33,15 @@ mod consumer;
 mod decode;
 mod event;
 mod fast;
+pub mod function;
 mod handler;
 mod lambda;
 mod local;
 mod logging;
 mod metrics;
+#[cfg(feature = "producer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "producer")))]
+pub mod producer;
 mod record;
 mod report;
 pub mod testing;

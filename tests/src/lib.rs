@@ -1,5 +1,6 @@
 //! Shared pieces of the integration tests: fixture paths.
 
+pub mod broker;
 pub mod emulator;
 
 use std::path::PathBuf;

@@ -25,8 +25,13 @@ fn kafka_cluster_permissions_are_scoped() {
 }
 
 #[test]
-fn the_cli_policy_is_scoped_too() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/consumer-policy.json");
+fn the_cli_policies_are_scoped_too() {
+    for name in ["consumer-policy.json", "producer-policy.json"] {
+        check_policy(&format!("{}/../deploy/{name}", env!("CARGO_MANIFEST_DIR")));
+    }
+}
+
+fn check_policy(path: &str) {
     let policy: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for statement in policy["Statement"].as_array().unwrap() {
