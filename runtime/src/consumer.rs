@@ -277,20 +277,7 @@ where
     /// Builds a current-thread tokio runtime, runs [`run`](Consumer::run) on it and turns the
     /// result into the process exit code (printing the error, if any, to stderr).
     pub fn main(self) -> std::process::ExitCode {
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("msk_lambda: cannot start the tokio runtime: {e}");
-                return std::process::ExitCode::FAILURE;
-            }
-        };
-        match runtime.block_on(self.run()) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        }
+        crate::local::block_on_main(self.run())
     }
 }
 

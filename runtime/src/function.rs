@@ -17,7 +17,6 @@
 //! }
 //! ```
 
-use std::io::Read as _;
 use std::process::ExitCode;
 
 use serde::de::DeserializeOwned;
@@ -47,19 +46,7 @@ where
         );
         return lambda_runtime::run(service).await;
     }
-    let Some(path) = std::env::args_os().nth(1) else {
-        return Err("no event file: pass the event's JSON file (or `-` for stdin) to run the function locally".into());
-    };
-    let bytes = if path == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
-        buf
-    } else {
-        std::fs::read(&path)
-            .map_err(|e| format!("cannot read the event file {}: {e}", path.to_string_lossy()))?
-    };
+    let bytes = crate::local::read_event(std::env::args_os().nth(1), "an event")?;
     let event: Event = serde_json::from_slice(&bytes)
         .map_err(|e| format!("the event does not fit the function's event type: {e}"))?;
     let response = handler(event).await.map_err(Into::into)?;
@@ -74,18 +61,5 @@ where
     Response: Serialize,
     E: Into<Error>,
 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("msk_lambda: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(handler)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::local::block_on_main(run(handler))
 }

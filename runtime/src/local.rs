@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Read as _;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::consumer::{Consumer, InvocationError};
@@ -12,6 +13,48 @@ use crate::Error;
 
 /// How many failed records the stderr summary lists.
 const LISTED_FAILURES: usize = 20;
+
+/// The event of a local run: the file at `path`, or stdin for `-`; `what` names the kind of
+/// event in the message when no path was given.
+pub(crate) fn read_event(path: Option<OsString>, what: &str) -> Result<Vec<u8>, Error> {
+    let Some(path) = path else {
+        let program = std::env::args().next().unwrap_or_else(|| "the function".to_owned());
+        return Err(format!(
+            "no event file: run `{program} EVENT.json` (or `-` to read the event from stdin) to process {what} locally; under Lambda, AWS_LAMBDA_RUNTIME_API is set and the function serves invocations instead"
+        )
+        .into());
+    };
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        return Ok(buf);
+    }
+    std::fs::read(&path)
+        .map_err(|e| format!("cannot read the event file {}: {e}", path.to_string_lossy()).into())
+}
+
+/// Runs a binary's `main` future on a current-thread tokio runtime and turns its result into
+/// the exit code, printing the error, if any, to stderr.
+pub(crate) fn block_on_main(
+    main: impl std::future::Future<Output = Result<(), Error>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("msk_lambda: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Processes the event at `path` (`-`: stdin), prints the response on stdout and a summary on
 /// stderr. Fails when the event cannot be read or the invocation itself fails.
@@ -24,23 +67,7 @@ where
     V: Decode,
     K: Decode,
 {
-    let Some(path) = path else {
-        let program = std::env::args().next().unwrap_or_else(|| "the function".to_owned());
-        return Err(format!(
-            "no event file: run `{program} EVENT.json` (or `-` to read the event from stdin) to process a Kafka event locally; under Lambda, AWS_LAMBDA_RUNTIME_API is set and the function serves invocations instead"
-        )
-        .into());
-    };
-    let event = if path == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
-        buf
-    } else {
-        std::fs::read(&path)
-            .map_err(|e| format!("cannot read the event file {}: {e}", path.to_string_lossy()))?
-    };
+    let event = read_event(path, "a Kafka event")?;
     let started = Instant::now();
     // Metrics go to stderr: stdout carries only the response.
     let served =
