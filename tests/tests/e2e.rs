@@ -133,3 +133,21 @@ fn whole_batch_mode_fails_the_invocation_under_the_emulator() {
     assert!(err.contains("t-0@3: handler: refused offset 3"), "{err}");
     assert!(!function.output().contains("_aws"), "metrics are off");
 }
+
+#[test]
+fn a_failing_init_ends_the_process_with_its_reason() {
+    let emulator = Emulator::start();
+    let binary = Path::new(env!("CARGO_BIN_EXE_e2e-init-fails"));
+    let mut function = emulator.function(binary, &[]);
+    let started = std::time::Instant::now();
+    while function.is_running() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the process did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Lambda reports the exit before the first invocation as an init error; the log says why.
+    let output = function.output();
+    assert!(
+        output.contains("error: the state init function failed: MSK_BOOTSTRAP_SERVERS is not set"),
+        "{output}"
+    );
+}
