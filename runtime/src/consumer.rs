@@ -248,13 +248,10 @@ where
         if let Some(line) = self.metrics.line(&measured) {
             crate::metrics::emit(&line, metrics_out);
         }
-        let response = report.response();
-        if self.config.response_mode == ResponseMode::WholeBatch && !response.is_success() {
-            let failed = BatchFailed { report };
+        report.into_result_with_report(self.config.response_mode).map_err(|failed| {
             tracing::error!(error = %failed, "invocation failed (whole-batch response mode)");
-            return Err(InvocationError::BatchFailed(failed));
-        }
-        Ok((response, report))
+            InvocationError::BatchFailed(failed)
+        })
     }
 
     /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) through

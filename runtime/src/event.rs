@@ -144,18 +144,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
 
 /// Decodes a record's `headers` JSON: `[{"name": [signed bytes]}, …]`.
 ///
-/// Runs when the record is about to run. A fast scanner handles the form Lambda writes; any
-/// other form (escapes in names, odd numbers, wrong types, bytes out of range) goes through
-/// serde for exact handling and a precise reason. An error fails only the record.
+/// Runs when the record is about to run. Events in the plain form are parsed by `fast.rs`,
+/// which decodes headers as it reads them; this is the path for the others (escapes in names,
+/// odd numbers, wrong types, bytes out of range), through serde for exact handling and a
+/// precise reason. An error fails only the record.
 pub(crate) fn decode_headers(raw: RawHeaders<'_>) -> Result<Headers, String> {
     let raw = match raw {
         RawHeaders::Absent => return Ok(Headers::default()),
         RawHeaders::Decoded(headers) => return Ok(headers),
         RawHeaders::Json(raw) => raw,
     };
-    if let Some(headers) = scan_headers(raw.get().as_bytes()) {
-        return Ok(headers);
-    }
     match serde_json::from_str::<HeaderList>(raw.get()) {
         Ok(HeaderList { problem: Some(problem), .. }) => Err(problem),
         Ok(list) => Ok(list.headers),
@@ -163,105 +161,6 @@ pub(crate) fn decode_headers(raw: RawHeaders<'_>) -> Result<Headers, String> {
             "the headers are not a list of {{\"name\": [signed bytes]}} objects: {}",
             json_error(&e)
         )),
-    }
-}
-
-/// The fast path of [`decode_headers`]: `None` for anything but plain names and integers.
-fn scan_headers(json: &[u8]) -> Option<Headers> {
-    let mut s = Scanner { json, at: 0 };
-    // Names and bytes take fewer bytes than their JSON text: one allocation each, no growth.
-    let mut headers =
-        Headers { buf: Vec::with_capacity(json.len()), entries: Vec::with_capacity(4) };
-    s.expect(b'[')?;
-    if s.eat(b']') {
-        return s.end().then_some(headers);
-    }
-    loop {
-        s.expect(b'{')?;
-        if !s.eat(b'}') {
-            loop {
-                let name = s.plain_string()?;
-                // Valid UTF-8: the JSON text is a `str` and the name has no escapes.
-                headers.push_name(std::str::from_utf8(name).ok()?);
-                s.expect(b':')?;
-                s.expect(b'[')?;
-                if !s.eat(b']') {
-                    loop {
-                        headers.buf.push(s.signed_byte()? as u8);
-                        if s.eat(b']') {
-                            break;
-                        }
-                        s.expect(b',')?;
-                    }
-                }
-                headers.end_value();
-                if s.eat(b'}') {
-                    break;
-                }
-                s.expect(b',')?;
-            }
-        }
-        if s.eat(b']') {
-            return s.end().then_some(headers);
-        }
-        s.expect(b',')?;
-    }
-}
-
-struct Scanner<'j> {
-    json: &'j [u8],
-    at: usize,
-}
-
-impl<'j> Scanner<'j> {
-    fn skip_ws(&mut self) {
-        while self.json.get(self.at).is_some_and(|b| b.is_ascii_whitespace()) {
-            self.at += 1;
-        }
-    }
-    fn eat(&mut self, byte: u8) -> bool {
-        self.skip_ws();
-        let hit = self.json.get(self.at) == Some(&byte);
-        self.at += usize::from(hit);
-        hit
-    }
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.eat(byte).then_some(())
-    }
-    fn end(&mut self) -> bool {
-        self.skip_ws();
-        self.at == self.json.len()
-    }
-    /// A string without escapes.
-    fn plain_string(&mut self) -> Option<&'j [u8]> {
-        self.expect(b'"')?;
-        let start = self.at;
-        let len = self.json[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
-        if self.json[start + len] == b'\\' {
-            return None;
-        }
-        self.at = start + len + 1;
-        Some(&self.json[start..start + len])
-    }
-    /// An integer in -128..=127 written plainly (no fraction, exponent or leading zeros).
-    fn signed_byte(&mut self) -> Option<i8> {
-        self.skip_ws();
-        let negative = self.json.get(self.at) == Some(&b'-');
-        self.at += usize::from(negative);
-        let start = self.at;
-        let mut value: i32 = 0;
-        while let Some(d) = self.json.get(self.at).filter(|b| b.is_ascii_digit()) {
-            value = value * 10 + i32::from(d - b'0');
-            self.at += 1;
-            if value > 128 {
-                return None;
-            }
-        }
-        let digits = self.at - start;
-        if digits == 0 || (digits > 1 && self.json[start] == b'0') {
-            return None;
-        }
-        i8::try_from(if negative { -value } else { value }).ok()
     }
 }
 
@@ -591,11 +490,7 @@ mod tests {
 
     fn headers(json: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
         let raw = RawValue::from_string(json.to_owned()).unwrap();
-        let fast = scan_headers(json.as_bytes());
         let decoded = decode_headers(RawHeaders::Json(&raw))?;
-        if let Some(fast) = fast {
-            assert_eq!(fast, decoded, "the fast path agrees with serde on {json}");
-        }
         Ok(decoded.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect())
     }
 
@@ -612,9 +507,7 @@ mod tests {
             headers(r#"[{"a":[-128,127,0,-1]},{"a":[]},{"b" : [ 1 , 2 ] , "c":[3]}]"#),
             Ok(vec![h("a", &[0x80, 0x7f, 0, 0xff]), h("a", b""), h("b", &[1, 2]), h("c", &[3])])
         );
-        // Names with escapes take the serde path.
         assert_eq!(headers(r#"[{"q\"x\u00e9":[0]}]"#), Ok(vec![h("q\"xé", &[0])]));
-        assert!(scan_headers(br#"[{"a":[01]}]"#).is_none());
     }
 
     #[test]

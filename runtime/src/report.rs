@@ -196,11 +196,19 @@ impl BatchReport {
     /// What the invocation returns to Lambda in `mode`: the response, or in
     /// [`ResponseMode::WholeBatch`] an error naming the failed records if any record failed.
     pub fn into_result(self, mode: ResponseMode) -> Result<BatchResponse, BatchFailed> {
+        self.into_result_with_report(mode).map(|(response, _)| response)
+    }
+
+    /// [`into_result`](Self::into_result), keeping the report on success too.
+    pub(crate) fn into_result_with_report(
+        self,
+        mode: ResponseMode,
+    ) -> Result<(BatchResponse, BatchReport), BatchFailed> {
         let response = self.response();
         if mode == ResponseMode::WholeBatch && !response.is_success() {
             return Err(BatchFailed { report: self });
         }
-        Ok(response)
+        Ok((response, self))
     }
 
     /// The failed records with their reasons, in event order.
