@@ -128,16 +128,6 @@ pub mod __private {
     pub use crate::decode::Decode;
     pub use core::time::Duration;
 
-    /// Parses an event's envelope only and returns its record count (for benchmarks).
-    pub fn parse_envelope(event: &[u8]) -> Result<usize, crate::EventError> {
-        crate::event::Envelope::parse(event).map(|e| e.record_count())
-    }
-
-    /// Whether the fast event parser takes `event` (for benchmarks and tests).
-    pub fn fast_parser_takes(event: &[u8]) -> bool {
-        crate::fast::parse(event).is_some()
-    }
-
     /// Panics if the fast event parser accepts `event` but serde_json rejects it or reads it
     /// differently (for fuzzing).
     pub fn check_fast_parser(event: &[u8]) {
