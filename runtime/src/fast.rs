@@ -20,7 +20,7 @@ const MAX_DEPTH: u32 = 64;
 
 /// Parses the event, or `None` if it is not in the plain form this parser takes.
 pub(crate) fn parse(json: &[u8]) -> Option<Wire<'_>> {
-    let mut p = Parser { json, at: 0 };
+    let mut p = Parser { json, at: 0, last_topic: None, header_names: Vec::new() };
     let wire = p.envelope()?;
     p.ws();
     (p.at == json.len()).then_some(wire)
@@ -29,6 +29,10 @@ pub(crate) fn parse(json: &[u8]) -> Option<Wire<'_>> {
 struct Parser<'a> {
     json: &'a [u8],
     at: usize,
+    /// The previous record's topic (records of a partition share one).
+    last_topic: Option<&'a str>,
+    /// Header names seen so far (most records carry the same few).
+    header_names: Vec<&'a str>,
 }
 
 /// Sets a field once; a duplicate sends the event to serde (which reports it).
@@ -93,77 +97,79 @@ impl<'a> Parser<'a> {
     /// An integer: no fraction, no exponent, no leading zeros; `None` outside `i64`.
     fn integer(&mut self) -> Option<i64> {
         self.ws();
-        let negative = self.json.get(self.at) == Some(&b'-');
-        let start = self.at + usize::from(negative);
-        let mut at = start;
-        // Magnitudes up to 2^63 fit (i64::MIN's); checked as they grow.
-        let mut magnitude: u64 = 0;
-        while let Some(&d) = self.json.get(at) {
-            if !d.is_ascii_digit() {
-                break;
-            }
-            magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            at += 1;
-        }
-        let digits = at - start;
-        if digits == 0
-            || (digits > 1 && self.json[start] == b'0')
-            || matches!(self.json.get(at), Some(b'.' | b'e' | b'E'))
+        let rest = &self.json[self.at..];
+        let negative = rest.first() == Some(&b'-');
+        let digits = &rest[usize::from(negative)..];
+        let n = digits.iter().take_while(|d| d.is_ascii_digit()).count();
+        // serde_json reads `-0` as a float, which an integer field rejects.
+        if n == 0
+            || (n > 1 && digits[0] == b'0')
+            || (negative && digits[0] == b'0')
+            || matches!(digits.get(n), Some(b'.' | b'e' | b'E'))
         {
             return None;
         }
+        let magnitude = if n <= 18 {
+            // Cannot overflow: below 10^18.
+            digits[..n].iter().fold(0u64, |m, &d| m * 10 + u64::from(d - b'0'))
+        } else {
+            // Magnitudes up to 2^63 fit (i64::MIN's); checked as they grow.
+            digits[..n]
+                .iter()
+                .try_fold(0u64, |m, &d| m.checked_mul(10)?.checked_add(u64::from(d - b'0')))?
+        };
         let value = if negative {
             0i64.checked_sub_unsigned(magnitude)?
         } else {
             i64::try_from(magnitude).ok()?
         };
-        self.at = at;
+        self.at += usize::from(negative) + n;
         Some(value)
     }
 
     /// The rest of a non-empty array of signed bytes (after its `[`), appended to `out`: the
-    /// hot loop of header decoding, so it works on the bytes directly.
+    /// hot loop of header decoding, so it matches each number as a slice pattern.
     fn byte_array(&mut self, out: &mut Vec<u8>) -> Option<()> {
         let json = self.json;
         let mut at = self.at;
-        let digit =
-            |at: usize| json.get(at).filter(|d| d.is_ascii_digit()).map(|d| u32::from(d - b'0'));
-        let skip_ws = |at: &mut usize| {
-            while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(*at) {
-                *at += 1;
-            }
-        };
+        let digit = |d: u8| u32::from(d - b'0');
         loop {
-            skip_ws(&mut at);
-            let negative = json.get(at) == Some(&b'-');
-            at += usize::from(negative);
-            let first = digit(at)?;
-            at += 1;
-            let mut value = first;
-            if first != 0 {
-                for _ in 0..2 {
-                    match digit(at) {
-                        Some(d) => {
-                            value = value * 10 + d;
-                            at += 1;
-                        }
-                        None => break,
-                    }
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(at) {
+                at += 1;
+            }
+            let rest = json.get(at..)?;
+            let (negative, digits) = match rest {
+                [b'-', tail @ ..] => (true, tail),
+                _ => (false, rest),
+            };
+            // -?(0|[1-9][0-9]{0,2}); a longer number, a leading zero, a fraction or an
+            // exponent is caught by the check of the byte after it below.
+            let (magnitude, len) = match *digits {
+                [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
+                    (digit(a) * 100 + digit(b) * 10 + digit(c), 3)
                 }
+                [a @ b'1'..=b'9', b @ b'0'..=b'9', ..] => (digit(a) * 10 + digit(b), 2),
+                // `-0` is a float to serde_json, not a byte.
+                [a @ b'0'..=b'9', ..] if !(negative && a == b'0') => (digit(a), 1),
+                _ => return None,
+            };
+            at += usize::from(negative) + len;
+            let signed = if negative { -(magnitude as i32) } else { magnitude as i32 };
+            let byte = i8::try_from(signed).ok()? as u8;
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(at) {
+                at += 1;
             }
-            // More digits, a fraction or an exponent: not a plain byte (serde decides).
-            if let Some(b'0'..=b'9' | b'.' | b'e' | b'E') = json.get(at) {
-                return None;
-            }
-            let signed = if negative { -(value as i32) } else { value as i32 };
-            out.push(i8::try_from(signed).ok()? as u8);
-            skip_ws(&mut at);
             match json.get(at) {
-                Some(b',') => at += 1,
+                Some(b',') => {
+                    out.push(byte);
+                    at += 1;
+                }
                 Some(b']') => {
+                    out.push(byte);
                     self.at = at + 1;
                     return Some(());
                 }
+                // More digits, a fraction, an exponent or anything else: serde decides.
                 _ => return None,
             }
         }
@@ -333,24 +339,58 @@ impl<'a> Parser<'a> {
         Some(PartitionMap(partitions))
     }
 
+    /// One record. Lambda writes the fields of every record in the same order (`FIELDS`), so
+    /// each key is first compared with the one expected next; any other key is read and
+    /// looked up, so order and unknown fields still work, only more slowly.
     fn record(&mut self) -> Option<RawRecord<'a>> {
         let (mut topic, mut partition, mut offset) = (None, None, None);
         let (mut timestamp, mut timestamp_type) = (None, None);
         let (mut key, mut value, mut headers) = (None, None, None);
         let (mut key_schema, mut value_schema) = (None, None);
-        self.object(|p, field| match field {
-            b"topic" => once(&mut topic, p.text()?),
-            b"partition" => once(&mut partition, i32::try_from(p.integer()?).ok()?),
-            b"offset" => once(&mut offset, p.integer()?),
-            b"timestamp" => once(&mut timestamp, p.integer()?),
-            b"timestampType" => once(&mut timestamp_type, timestamp_type_of(p.text()?)),
-            b"key" => once(&mut key, p.base64()?),
-            b"value" => once(&mut value, p.base64()?),
-            b"headers" => once(&mut headers, p.headers()?),
-            b"keySchemaMetadata" => once(&mut key_schema, p.schema()?),
-            b"valueSchemaMetadata" => once(&mut value_schema, p.schema()?),
-            other => p.other(other, 1),
-        })?;
+        self.expect(b'{')?;
+        let mut next = 0;
+        if !self.eat(b'}') {
+            loop {
+                self.ws();
+                let field = match expected_field(&self.json[self.at..], next) {
+                    Some(len) => {
+                        self.at += len;
+                        Some(next)
+                    }
+                    None => {
+                        let name = self.raw_string(false)?;
+                        match FIELDS.iter().position(|f| *f == name) {
+                            Some(i) => Some(i),
+                            None => {
+                                std::str::from_utf8(name).ok()?;
+                                None
+                            }
+                        }
+                    }
+                };
+                self.expect(b':')?;
+                match field {
+                    Some(TOPIC) => once(&mut topic, self.topic()?)?,
+                    Some(PARTITION) => {
+                        once(&mut partition, i32::try_from(self.integer()?).ok()?)?;
+                    }
+                    Some(OFFSET) => once(&mut offset, self.integer()?)?,
+                    Some(TIMESTAMP) => once(&mut timestamp, self.integer()?)?,
+                    Some(TIMESTAMP_TYPE) => once(&mut timestamp_type, self.timestamp_type()?)?,
+                    Some(KEY) => once(&mut key, self.base64()?)?,
+                    Some(VALUE) => once(&mut value, self.base64()?)?,
+                    Some(HEADERS) => once(&mut headers, self.headers()?)?,
+                    Some(KEY_SCHEMA) => once(&mut key_schema, self.schema()?)?,
+                    Some(VALUE_SCHEMA) => once(&mut value_schema, self.schema()?)?,
+                    _ => self.skip(1)?,
+                }
+                next = field.map_or(next, |f| f + 1);
+                if self.eat(b'}') {
+                    break;
+                }
+                self.expect(b',')?;
+            }
+        }
         Some(RawRecord {
             topic: Text(Cow::Borrowed(topic?)),
             partition: partition?,
@@ -365,11 +405,55 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// The topic: all records of a partition share it, so it is compared with the previous
+    /// record's before being read (and UTF-8 checked) anew.
+    fn topic(&mut self) -> Option<&'a str> {
+        self.ws();
+        if let Some(last) = self.last_topic {
+            let rest = &self.json[self.at..];
+            let len = last.len();
+            if rest.len() > len + 1
+                && rest[0] == b'"'
+                && rest[len + 1] == b'"'
+                && &rest[1..=len] == last.as_bytes()
+            {
+                self.at += len + 2;
+                return Some(last);
+            }
+        }
+        let topic = self.text()?;
+        self.last_topic = Some(topic);
+        Some(topic)
+    }
+
+    fn timestamp_type(&mut self) -> Option<TimestampType> {
+        self.ws();
+        let rest = &self.json[self.at..];
+        let (ty, len) = if rest.starts_with(b"\"CREATE_TIME\"") {
+            (TimestampType::CreateTime, 13)
+        } else if rest.starts_with(b"\"LOG_APPEND_TIME\"") {
+            (TimestampType::LogAppendTime, 17)
+        } else {
+            return self.text().map(timestamp_type_of);
+        };
+        self.at += len;
+        Some(ty)
+    }
+
     fn base64(&mut self) -> Option<Option<Base64<'a>>> {
         if self.null() {
             return Some(None);
         }
-        Some(Some(Base64(Cow::Borrowed(self.raw_string(true)?))))
+        self.expect(b'"')?;
+        // Base64 payloads are long and plain: a SIMD search for the closing quote (or an escape,
+        // which sends the event to serde). Control characters are left to the base64 decoder.
+        let rest = &self.json[self.at..];
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at += len + 1;
+        Some(Some(Base64(Cow::Borrowed(&rest[..len]))))
     }
 
     fn schema(&mut self) -> Option<Option<SchemaMetadata>> {
@@ -401,21 +485,97 @@ impl<'a> Parser<'a> {
             return Some(RawHeaders::Decoded(headers));
         }
         loop {
-            self.object(|p, name| {
-                headers.push_name(std::str::from_utf8(name).ok()?);
-                p.expect(b'[')?;
-                if !p.eat(b']') {
-                    p.byte_array(&mut headers.buf)?;
+            self.expect(b'{')?;
+            if !self.eat(b'}') {
+                loop {
+                    let name = self.header_name()?;
+                    headers.push_name(name);
+                    self.expect(b':')?;
+                    self.expect(b'[')?;
+                    if !self.eat(b']') {
+                        self.byte_array(&mut headers.buf)?;
+                    }
+                    headers.end_value();
+                    if self.eat(b'}') {
+                        break;
+                    }
+                    self.expect(b',')?;
                 }
-                headers.end_value();
-                Some(())
-            })?;
+            }
             if self.eat(b']') {
                 return Some(RawHeaders::Decoded(headers));
             }
             self.expect(b',')?;
         }
     }
+
+    /// A header name, compared with the names of earlier records before being read (and UTF-8
+    /// checked) anew.
+    fn header_name(&mut self) -> Option<&'a str> {
+        self.ws();
+        let rest = &self.json[self.at..];
+        for &name in &self.header_names {
+            let len = name.len();
+            if rest.len() > len + 1
+                && rest[0] == b'"'
+                && rest[len + 1] == b'"'
+                && &rest[1..=len] == name.as_bytes()
+            {
+                self.at += len + 2;
+                return Some(name);
+            }
+        }
+        let name = self.text()?;
+        if self.header_names.len() < MAX_CACHED_NAMES {
+            self.header_names.push(name);
+        }
+        Some(name)
+    }
+}
+
+/// How many distinct header names [`Parser::header_name`] remembers.
+const MAX_CACHED_NAMES: usize = 8;
+
+/// A record's fields, in the order Lambda writes them.
+const FIELDS: [&[u8]; 10] = [
+    b"topic",
+    b"partition",
+    b"offset",
+    b"timestamp",
+    b"timestampType",
+    b"key",
+    b"value",
+    b"headers",
+    b"keySchemaMetadata",
+    b"valueSchemaMetadata",
+];
+const TOPIC: usize = 0;
+const PARTITION: usize = 1;
+const OFFSET: usize = 2;
+const TIMESTAMP: usize = 3;
+const TIMESTAMP_TYPE: usize = 4;
+const KEY: usize = 5;
+const VALUE: usize = 6;
+const HEADERS: usize = 7;
+const KEY_SCHEMA: usize = 8;
+const VALUE_SCHEMA: usize = 9;
+
+/// The length of `"<FIELDS[i]>"` if `rest` starts with it (one constant comparison per field).
+fn expected_field(rest: &[u8], i: usize) -> Option<usize> {
+    let quoted: &[u8] = match i {
+        TOPIC => b"\"topic\"",
+        PARTITION => b"\"partition\"",
+        OFFSET => b"\"offset\"",
+        TIMESTAMP => b"\"timestamp\"",
+        TIMESTAMP_TYPE => b"\"timestampType\"",
+        KEY => b"\"key\"",
+        VALUE => b"\"value\"",
+        HEADERS => b"\"headers\"",
+        KEY_SCHEMA => b"\"keySchemaMetadata\"",
+        VALUE_SCHEMA => b"\"valueSchemaMetadata\"",
+        _ => return None,
+    };
+    rest.starts_with(quoted).then_some(quoted.len())
 }
 
 fn timestamp_type_of(text: &str) -> TimestampType {
@@ -540,6 +700,49 @@ mod tests {
         assert!(
             matches!(&records[0].headers, RawHeaders::Decoded(h) if h.get("a") == Some(&[1, 255][..]))
         );
+    }
+
+    /// The shortcuts (expected field order, remembered topic and header names, byte patterns)
+    /// read exactly what serde_json reads, in and out of Lambda's usual layout.
+    #[test]
+    fn shortcuts_agree_with_serde() {
+        let fast = [
+            // Lambda's order, then shuffled, then with unknown fields and whitespace.
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"timestamp":2,"timestampType":"CREATE_TIME","key":"QQ==","value":"QUJD","headers":[{"a":[1,-1]},{"ab":[]}]}]}}"#,
+            r#"{"records":{"t-0":[{"value":"QUJD","offset":1,"headers":[{"ab":[3]},{"a":[0,127,-128]}],"partition":0,"topic":"t"}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","zz":[1,{"k":"v"}],"partition":0,"offset":1,"timestampType":"LOG_APPEND_TIME"}]}}"#,
+            r#"{"records":{"t-0":[ { "topic" : "t" , "partition" : 0 , "offset" : 1 , "headers" : [ { "a" : [ 1 , 2 ] } ] } ]}}"#,
+            // A remembered topic or header name that is a prefix of the next one.
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1]}]},{"topic":"tt","partition":0,"offset":2,"headers":[{"ab":[2]},{"a":[3]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"tt","partition":0,"offset":1},{"topic":"t","partition":0,"offset":2,"timestampType":"OTHER"}]}}"#,
+            // Integers at the edges of the unchecked fast path.
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":999999999999999999,"timestamp":-9223372036854775808}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9223372036854775807,"timestamp":-1}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[0,-9,10,-99,100]}]}]}}"#,
+        ];
+        for event in fast {
+            assert!(parse(event.as_bytes()).is_some(), "{event}");
+            check_against_serde(event.as_bytes());
+        }
+        let to_serde = [
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9223372036854775808}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":01}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":-0}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[-0]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[01]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1000]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[128]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[-129]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1.0]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1e1]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1 2]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a\u0062":[1]}]}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"topic":"t"}]}}"#,
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"value":"QU\u004aD"}]}}"#,
+        ];
+        for event in to_serde {
+            assert!(parse(event.as_bytes()).is_none(), "{event}");
+        }
     }
 
     #[test]
