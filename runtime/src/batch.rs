@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use base64::Engine as _;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -18,7 +18,7 @@ use crate::config::{Config, FailurePolicy};
 use crate::decode::Decode;
 use crate::event::{decode_headers, Base64, PartitionBatch, RawRecord};
 use crate::handler::Handler;
-use crate::record::{InvocationContext, Record};
+use crate::record::{InvocationContext, Record, RecordShared};
 use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
 
 /// Standard base64 as Lambda writes it; missing padding is tolerated.
@@ -76,11 +76,9 @@ where
     K: Decode,
     H: Handler<V, K, S>,
 {
-    let key: Arc<str> = Arc::from(&*batch.key);
-    let topic: Arc<str> = match batch.records.first() {
-        Some(r) => Arc::from(&*r.topic),
-        None => Arc::from(""),
-    };
+    let mut shared = PartitionShared::new(&batch, context);
+    let key = Arc::clone(&shared.record);
+    let key = &*key.partition_key;
     let mut outcomes = Vec::with_capacity(batch.records.len());
     // Set once a record fails (default policy) or the deadline passes: what the rest become.
     let mut rest: Option<Outcome> = None;
@@ -97,8 +95,12 @@ where
         }
         // A span per record (debug level: free unless enabled) around decoding and the handler,
         // so the handler's own logs carry the partition and offset.
-        let span = tracing::debug_span!("record", partition = &*key, offset);
-        let outcome = match span.in_scope(|| decode::<V, K>(raw, &key, &topic, context)) {
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!("record", partition = &*key, offset)
+        } else {
+            tracing::Span::none()
+        };
+        let outcome = match span.in_scope(|| decode::<V, K>(raw, &mut shared)) {
             Err(failure) => Outcome::Failed(failure),
             Ok(record) => {
                 run_one(handler.call(record, state), cutoff, config).instrument(span).await
@@ -120,7 +122,7 @@ where
         }
         outcomes.push((offset, outcome));
     }
-    PartitionReport { key: key.to_string(), outcomes }
+    PartitionReport { key: key.to_owned(), outcomes }
 }
 
 /// Runs one handler call: errors, panics and running past the cutoff all become a failure.
@@ -160,17 +162,51 @@ where
     }
 }
 
+/// What the records of one partition share while they are decoded.
+pub(crate) struct PartitionShared {
+    /// Records-map key, topic, invocation context.
+    pub record: Arc<RecordShared>,
+    /// The headers the fast parser decoded (see [`crate::event::RawHeaders::Decoded`]).
+    pub headers: Bytes,
+    /// Keys and values are base64-decoded into this one buffer, split off per record: no
+    /// allocation per record. (A record's bytes keep the buffer alive, as `Bytes` slices do.)
+    pub payloads: BytesMut,
+}
+
+impl PartitionShared {
+    pub(crate) fn new(batch: &PartitionBatch<'_>, context: &Arc<InvocationContext>) -> Self {
+        // Room for every key and value, decoded (3 bytes per 4 characters).
+        let encoded: usize = batch
+            .records
+            .iter()
+            .map(|r| {
+                let len = |b: &Option<Base64<'_>>| b.as_ref().map_or(0, |b| b.0.len());
+                len(&r.key) + len(&r.value)
+            })
+            .sum();
+        PartitionShared {
+            record: Arc::new(RecordShared {
+                partition_key: batch.key.to_string(),
+                topic: batch.records.first().map_or("", |r| &*r.topic).to_owned(),
+                context: Arc::clone(context),
+            }),
+            headers: batch.headers.clone(),
+            payloads: BytesMut::with_capacity(encoded / 4 * 3),
+        }
+    }
+}
+
 /// Builds the typed record, or says which part of it could not be decoded.
 pub(crate) fn decode<V: Decode, K: Decode>(
     raw: RawRecord<'_>,
-    key: &Arc<str>,
-    topic: &Arc<str>,
-    context: &Arc<InvocationContext>,
+    shared: &mut PartitionShared,
 ) -> Result<Record<V, K>, Failure> {
     let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
-    let headers = decode_headers(raw.headers).map_err(decode_error)?;
-    let raw_key = base64_field("key", raw.key.as_ref()).map_err(decode_error)?;
-    let raw_value = base64_field("value", raw.value.as_ref()).map_err(decode_error)?;
+    let headers = decode_headers(raw.headers, &shared.headers).map_err(decode_error)?;
+    let raw_key =
+        base64_field("key", raw.key.as_ref(), &mut shared.payloads).map_err(decode_error)?;
+    let raw_value =
+        base64_field("value", raw.value.as_ref(), &mut shared.payloads).map_err(decode_error)?;
     let decoded_key = catch_decode::<K>(raw_key.as_ref()).map_err(|e| {
         decode_error(if e.is_missing() {
             format!(
@@ -192,8 +228,7 @@ pub(crate) fn decode<V: Decode, K: Decode>(
         })
     })?;
     Ok(Record {
-        partition_key: Arc::clone(key),
-        topic: Arc::clone(topic),
+        shared: Arc::clone(&shared.record),
         partition: raw.partition,
         offset: raw.offset,
         timestamp: raw.timestamp,
@@ -205,16 +240,25 @@ pub(crate) fn decode<V: Decode, K: Decode>(
         headers,
         key_schema: raw.key_schema_metadata,
         value_schema: raw.value_schema_metadata,
-        context: Arc::clone(context),
     })
 }
 
-fn base64_field(field: &str, text: Option<&Base64<'_>>) -> Result<Option<Bytes>, String> {
+/// Base64-decodes a key or value into `payloads` (see [`PartitionShared::payloads`]).
+fn base64_field(
+    field: &str,
+    text: Option<&Base64<'_>>,
+    payloads: &mut BytesMut,
+) -> Result<Option<Bytes>, String> {
     let Some(Base64(text)) = text else { return Ok(None) };
-    // Fast path: padded standard base64, as Lambda writes it, with SIMD (chosen at run time),
-    // into a buffer of exactly the decoded size, which `Bytes` takes over without copying.
-    if let Ok(buf) = base64_simd::STANDARD.decode_to_vec(text) {
-        return Ok(Some(Bytes::from(buf)));
+    // Fast path: padded standard base64, as Lambda writes it, with SIMD (chosen at run time).
+    if let Ok(len) = base64_simd::STANDARD.decoded_length(text) {
+        payloads.clear();
+        payloads.resize(len, 0);
+        let out = base64_simd::Out::from_slice(&mut payloads[..]);
+        if base64_simd::STANDARD.decode(text, out).is_ok() {
+            return Ok(Some(payloads.split_to(len).freeze()));
+        }
+        payloads.clear();
     }
     // Anything else (no padding, or an error to describe) takes the scalar decoder.
     match BASE64.decode(text) {
@@ -304,7 +348,10 @@ mod tests {
 
     #[test]
     fn base64_errors_quote_no_bytes() {
-        let field = |text: &str| base64_field("value", Some(&Base64(text.as_bytes().into())));
+        let mut payloads = BytesMut::new();
+        let mut field = |text: &str| {
+            base64_field("value", Some(&Base64(text.as_bytes().into())), &mut payloads)
+        };
         assert_eq!(
             field("QUJD*").unwrap_err(),
             "the value is not valid base64: invalid character at index 4"
@@ -317,6 +364,6 @@ mod tests {
         }
         assert!(field("Q").is_err());
         assert!(field("QUJD=").is_err());
-        assert_eq!(base64_field("key", None).unwrap(), None);
+        assert_eq!(base64_field("key", None, &mut BytesMut::new()).unwrap(), None);
     }
 }

@@ -7,12 +7,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::decode::json_error;
-use crate::record::{EventSource, Headers, SchemaMetadata, TimestampType};
+use crate::record::{EventSource, HeaderWriter, Headers, SchemaMetadata, TimestampType};
 
 /// A parsed event: the envelope and its records, grouped by partition in event order.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub(crate) struct PartitionBatch<'a> {
     /// The records-map key, `"<topic>-<partition>"`, used verbatim in the response.
     pub key: Text<'a>,
     pub records: Vec<RawRecord<'a>>,
+    /// The decoded headers of the event's records, shared (see [`RawHeaders::Decoded`]).
+    pub headers: Bytes,
 }
 
 /// One record as Lambda sent it: payloads still base64 text.
@@ -51,9 +54,9 @@ pub(crate) struct RawRecord<'a> {
     #[serde(borrow, default)]
     pub headers: RawHeaders<'a>,
     #[serde(default)]
-    pub key_schema_metadata: Option<SchemaMetadata>,
+    pub key_schema_metadata: Option<Box<SchemaMetadata>>,
     #[serde(default)]
-    pub value_schema_metadata: Option<SchemaMetadata>,
+    pub value_schema_metadata: Option<Box<SchemaMetadata>>,
 }
 
 /// A JSON string, borrowed from the event unless it contained escapes.
@@ -129,8 +132,9 @@ pub(crate) enum RawHeaders<'a> {
     Absent,
     /// The JSON text, decoded when the record runs (the serde path).
     Json(&'a RawValue),
-    /// Already decoded (the fast path decodes them as it reads them).
-    Decoded(Headers),
+    /// Already decoded by the fast path, which writes the headers of all records into one
+    /// buffer (the partition's `headers`): this record's part and header count.
+    Decoded { start: u32, end: u32, count: u32 },
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
@@ -148,15 +152,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
 /// which decodes headers as it reads them; this is the path for the others (escapes in names,
 /// odd numbers, wrong types, bytes out of range), through serde for exact handling and a
 /// precise reason. An error fails only the record.
-pub(crate) fn decode_headers(raw: RawHeaders<'_>) -> Result<Headers, String> {
+pub(crate) fn decode_headers(raw: RawHeaders<'_>, decoded: &Bytes) -> Result<Headers, String> {
     let raw = match raw {
         RawHeaders::Absent => return Ok(Headers::default()),
-        RawHeaders::Decoded(headers) => return Ok(headers),
+        RawHeaders::Decoded { start, end, count } => {
+            let buf = decoded.slice(start as usize..end as usize);
+            return Ok(Headers { buf, count: count as usize });
+        }
         RawHeaders::Json(raw) => raw,
     };
     match serde_json::from_str::<HeaderList>(raw.get()) {
         Ok(HeaderList { problem: Some(problem), .. }) => Err(problem),
-        Ok(list) => Ok(list.headers),
+        Ok(list) => Ok(Headers { buf: Bytes::from(list.buf), count: list.count }),
         Err(e) => Err(format!(
             "the headers are not a list of {{\"name\": [signed bytes]}} objects: {}",
             json_error(&e)
@@ -167,7 +174,9 @@ pub(crate) fn decode_headers(raw: RawHeaders<'_>) -> Result<Headers, String> {
 /// Headers decoded by serde (the slow path), or the reason they could not be.
 #[derive(Debug, Default)]
 pub(crate) struct HeaderList {
-    pub headers: Headers,
+    /// In the layout [`Headers`] reads.
+    pub buf: Vec<u8>,
+    pub count: usize,
     pub problem: Option<String>,
 }
 
@@ -217,9 +226,10 @@ impl<'de> Visitor<'de> for HeaderObject<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<Text<'de>>()? {
-            self.0.headers.push_name(&name);
+            let header = HeaderWriter::begin(&mut self.0.buf, &name);
             map.next_value_seed(ByteArray { list: self.0, name: &name })?;
-            self.0.headers.end_value();
+            header.end(&mut self.0.buf);
+            self.0.count += 1;
         }
         Ok(())
     }
@@ -247,7 +257,7 @@ impl<'de> Visitor<'de> for ByteArray<'_, '_> {
         let mut index = 0usize;
         while let Some(n) = seq.next_element::<i64>()? {
             match i8::try_from(n) {
-                Ok(byte) => self.list.headers.buf.push(byte as u8),
+                Ok(byte) => self.list.buf.push(byte as u8),
                 Err(_) => {
                     if self.list.problem.is_none() {
                         self.list.problem = Some(format!(
@@ -277,6 +287,9 @@ pub(crate) struct Wire<'a> {
     pub records: Option<PartitionMap<'a>>,
     #[serde(rename = "Records", default)]
     pub upper_records: Option<IgnoredAny>,
+    /// The headers the fast parser decoded, of all records (see [`RawHeaders::Decoded`]).
+    #[serde(skip)]
+    pub headers: Vec<u8>,
 }
 
 /// The `records` object, entries kept in event order.
@@ -294,7 +307,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for PartitionMap<'a> {
                 let mut partitions = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(key) = map.next_key::<Text<'a>>()? {
                     let records = map.next_value::<Vec<RawRecord<'a>>>()?;
-                    partitions.push(PartitionBatch { key, records });
+                    partitions.push(PartitionBatch { key, records, headers: Bytes::new() });
                 }
                 Ok(PartitionMap(partitions))
             }
@@ -364,6 +377,10 @@ impl<'a> Envelope<'a> {
                 "not a Kafka event: it has no `records` object{hint}"
             )));
         };
+        let headers = Bytes::from(wire.headers);
+        for batch in &mut partitions {
+            batch.headers = headers.clone();
+        }
         let mut keys = std::collections::HashSet::with_capacity(partitions.len());
         for batch in &mut partitions {
             if !keys.insert(&*batch.key.0) {
@@ -479,7 +496,7 @@ mod tests {
         assert!(matches!(r.key.as_ref().unwrap().0, Cow::Borrowed(b"a2V5")));
         assert_eq!(&*r.value.as_ref().unwrap().0, b"dmFs/", "escaped strings are unescaped");
         assert_eq!(r.timestamp_type, TimestampType::CreateTime);
-        let headers = decode_headers(r.headers.clone()).unwrap();
+        let headers = decode_headers(r.headers.clone(), &p.headers).unwrap();
         let headers: Vec<_> = headers.iter().collect();
         assert_eq!(headers, vec![("h", "hé".as_bytes()), ("h", b"2"), ("empty", b"")]);
         let tombstone = &p.records[1];
@@ -490,7 +507,7 @@ mod tests {
 
     fn headers(json: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
         let raw = RawValue::from_string(json.to_owned()).unwrap();
-        let decoded = decode_headers(RawHeaders::Json(&raw))?;
+        let decoded = decode_headers(RawHeaders::Json(&raw), &Bytes::new())?;
         Ok(decoded.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect())
     }
 

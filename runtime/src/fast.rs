@@ -13,14 +13,15 @@ use std::borrow::Cow;
 use serde::de::IgnoredAny;
 
 use crate::event::{Base64, PartitionBatch, PartitionMap, RawHeaders, RawRecord, Text, Wire};
-use crate::record::{Headers, SchemaMetadata, TimestampType};
+use crate::record::{HeaderWriter, SchemaMetadata, TimestampType};
 
 /// Nesting deeper than this goes to serde_json (which stops at 128).
 const MAX_DEPTH: u32 = 64;
 
 /// Parses the event, or `None` if it is not in the plain form this parser takes.
 pub(crate) fn parse(json: &[u8]) -> Option<Wire<'_>> {
-    let mut p = Parser { json, at: 0, last_topic: None, header_names: Vec::new() };
+    let mut p =
+        Parser { json, at: 0, last_topic: None, header_names: Vec::new(), headers: Vec::new() };
     let wire = p.envelope()?;
     p.ws();
     (p.at == json.len()).then_some(wire)
@@ -33,6 +34,8 @@ struct Parser<'a> {
     last_topic: Option<&'a str>,
     /// Header names seen so far (most records carry the same few).
     header_names: Vec<&'a str>,
+    /// The decoded headers of all records (see [`RawHeaders::Decoded`]).
+    headers: Vec<u8>,
 }
 
 /// Sets a field once; a duplicate sends the event to serde (which reports it).
@@ -100,24 +103,29 @@ impl<'a> Parser<'a> {
         let rest = &self.json[self.at..];
         let negative = rest.first() == Some(&b'-');
         let digits = &rest[usize::from(negative)..];
-        let n = digits.iter().take_while(|d| d.is_ascii_digit()).count();
+        // Up to 18 digits cannot overflow a u64: one pass, no checks.
+        let (mut n, mut magnitude) = (0, 0u64);
+        while n < 18 {
+            match digits.get(n) {
+                Some(&d @ b'0'..=b'9') => magnitude = magnitude * 10 + u64::from(d - b'0'),
+                _ => break,
+            }
+            n += 1;
+        }
+        if n == 18 && digits.get(18).is_some_and(u8::is_ascii_digit) {
+            // Longer: checked as it grows (2^63, i64::MIN's magnitude, still fits).
+            n = digits.iter().take_while(|d| d.is_ascii_digit()).count();
+            magnitude = digits[..n]
+                .iter()
+                .try_fold(0u64, |m, &d| m.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+        }
         // serde_json reads `-0` as a float, which an integer field rejects.
         if n == 0
-            || (n > 1 && digits[0] == b'0')
-            || (negative && digits[0] == b'0')
+            || (digits[0] == b'0' && (n > 1 || negative))
             || matches!(digits.get(n), Some(b'.' | b'e' | b'E'))
         {
             return None;
         }
-        let magnitude = if n <= 18 {
-            // Cannot overflow: below 10^18.
-            digits[..n].iter().fold(0u64, |m, &d| m * 10 + u64::from(d - b'0'))
-        } else {
-            // Magnitudes up to 2^63 fit (i64::MIN's); checked as they grow.
-            digits[..n]
-                .iter()
-                .try_fold(0u64, |m, &d| m.checked_mul(10)?.checked_add(u64::from(d - b'0')))?
-        };
         let value = if negative {
             0i64.checked_sub_unsigned(magnitude)?
         } else {
@@ -315,6 +323,7 @@ impl<'a> Parser<'a> {
             bootstrap_servers: servers.flatten(),
             records: records.flatten(),
             upper_records: upper.flatten(),
+            headers: std::mem::take(&mut self.headers),
         })
     }
 
@@ -333,7 +342,11 @@ impl<'a> Parser<'a> {
                     p.expect(b',')?;
                 }
             }
-            partitions.push(PartitionBatch { key: Text(Cow::Borrowed(key)), records });
+            partitions.push(PartitionBatch {
+                key: Text(Cow::Borrowed(key)),
+                records,
+                headers: bytes::Bytes::new(),
+            });
             Some(())
         })?;
         Some(PartitionMap(partitions))
@@ -456,7 +469,7 @@ impl<'a> Parser<'a> {
         Some(Some(Base64(Cow::Borrowed(&rest[..len]))))
     }
 
-    fn schema(&mut self) -> Option<Option<SchemaMetadata>> {
+    fn schema(&mut self) -> Option<Option<Box<SchemaMetadata>>> {
         if self.null() {
             return Some(None);
         }
@@ -466,10 +479,10 @@ impl<'a> Parser<'a> {
             b"schemaId" => once(&mut schema_id, p.text()?.to_owned()),
             other => p.other(other, 2),
         })?;
-        Some(Some(SchemaMetadata {
+        Some(Some(Box::new(SchemaMetadata {
             data_format: data_format.unwrap_or_default(),
             schema_id: schema_id.unwrap_or_default(),
-        }))
+        })))
     }
 
     /// `[{"name": [signed bytes]}, …]` decoded as it is read; bytes out of range go to serde,
@@ -478,35 +491,44 @@ impl<'a> Parser<'a> {
         if self.null() {
             return Some(RawHeaders::Absent);
         }
-        // One allocation each for the common case (a few short headers).
-        let mut headers = Headers { buf: Vec::with_capacity(64), entries: Vec::with_capacity(2) };
+        // Taken out while it is written to (and left empty if the event is not plain, when it
+        // is not needed any more).
+        let mut buf = std::mem::take(&mut self.headers);
+        let start = buf.len();
+        let mut count = 0u32;
         self.expect(b'[')?;
-        if self.eat(b']') {
-            return Some(RawHeaders::Decoded(headers));
-        }
-        loop {
-            self.expect(b'{')?;
-            if !self.eat(b'}') {
-                loop {
-                    let name = self.header_name()?;
-                    headers.push_name(name);
-                    self.expect(b':')?;
-                    self.expect(b'[')?;
-                    if !self.eat(b']') {
-                        self.byte_array(&mut headers.buf)?;
+        if !self.eat(b']') {
+            loop {
+                self.expect(b'{')?;
+                if !self.eat(b'}') {
+                    loop {
+                        let header = HeaderWriter::begin(&mut buf, self.header_name()?);
+                        self.expect(b':')?;
+                        self.expect(b'[')?;
+                        if !self.eat(b']') {
+                            self.byte_array(&mut buf)?;
+                        }
+                        header.end(&mut buf);
+                        count += 1;
+                        if self.eat(b'}') {
+                            break;
+                        }
+                        self.expect(b',')?;
                     }
-                    headers.end_value();
-                    if self.eat(b'}') {
-                        break;
-                    }
-                    self.expect(b',')?;
                 }
+                if self.eat(b']') {
+                    break;
+                }
+                self.expect(b',')?;
             }
-            if self.eat(b']') {
-                return Some(RawHeaders::Decoded(headers));
-            }
-            self.expect(b',')?;
         }
+        let headers = RawHeaders::Decoded {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(buf.len()).ok()?,
+            count,
+        };
+        self.headers = buf;
+        Some(headers)
     }
 
     /// A header name, compared with the names of earlier records before being read (and UTF-8
@@ -560,22 +582,25 @@ const HEADERS: usize = 7;
 const KEY_SCHEMA: usize = 8;
 const VALUE_SCHEMA: usize = 9;
 
-/// The length of `"<FIELDS[i]>"` if `rest` starts with it (one constant comparison per field).
+/// The length of `"<FIELDS[i]>"` if `rest` starts with it. Each arm compares with a constant,
+/// which compiles to a few integer comparisons instead of a `memcmp` call.
 fn expected_field(rest: &[u8], i: usize) -> Option<usize> {
-    let quoted: &[u8] = match i {
-        TOPIC => b"\"topic\"",
-        PARTITION => b"\"partition\"",
-        OFFSET => b"\"offset\"",
-        TIMESTAMP => b"\"timestamp\"",
-        TIMESTAMP_TYPE => b"\"timestampType\"",
-        KEY => b"\"key\"",
-        VALUE => b"\"value\"",
-        HEADERS => b"\"headers\"",
-        KEY_SCHEMA => b"\"keySchemaMetadata\"",
-        VALUE_SCHEMA => b"\"valueSchemaMetadata\"",
-        _ => return None,
-    };
-    rest.starts_with(quoted).then_some(quoted.len())
+    fn is(rest: &[u8], quoted: &'static [u8]) -> Option<usize> {
+        rest.starts_with(quoted).then_some(quoted.len())
+    }
+    match i {
+        TOPIC => is(rest, b"\"topic\""),
+        PARTITION => is(rest, b"\"partition\""),
+        OFFSET => is(rest, b"\"offset\""),
+        TIMESTAMP => is(rest, b"\"timestamp\""),
+        TIMESTAMP_TYPE => is(rest, b"\"timestampType\""),
+        KEY => is(rest, b"\"key\""),
+        VALUE => is(rest, b"\"value\""),
+        HEADERS => is(rest, b"\"headers\""),
+        KEY_SCHEMA => is(rest, b"\"keySchemaMetadata\""),
+        VALUE_SCHEMA => is(rest, b"\"valueSchemaMetadata\""),
+        _ => None,
+    }
 }
 
 fn timestamp_type_of(text: &str) -> TimestampType {
@@ -636,10 +661,11 @@ fn normalize(wire: Wire<'_>) -> String {
         wire.bootstrap_servers,
         wire.upper_records.is_some()
     );
+    let decoded = bytes::Bytes::from(wire.headers);
     for batch in wire.records.map(|m| m.0).into_iter().flatten() {
         let _ = writeln!(out, "{:?}", batch.key);
         for r in batch.records {
-            let headers = crate::event::decode_headers(r.headers);
+            let headers = crate::event::decode_headers(r.headers, &decoded);
             let _ = writeln!(
                 out,
                 "  {:?} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
@@ -695,11 +721,12 @@ mod tests {
     fn plain_events_take_the_fast_path() {
         let event = br#"{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t","partition":0,"offset":5,"timestamp":1,"timestampType":"CREATE_TIME","key":null,"value":"QUJD","headers":[{"a":[1,-1]}],"x":[{"y":1.5e3,"z":[true,false,null]}]}]},"other":{}}"#;
         let wire = parse(event).unwrap();
+        let decoded = bytes::Bytes::from(wire.headers);
         let records = &wire.records.unwrap().0[0].records;
         assert_eq!(records[0].offset, 5);
-        assert!(
-            matches!(&records[0].headers, RawHeaders::Decoded(h) if h.get("a") == Some(&[1, 255][..]))
-        );
+        assert!(matches!(records[0].headers, RawHeaders::Decoded { count: 1, .. }));
+        let headers = crate::event::decode_headers(records[0].headers.clone(), &decoded).unwrap();
+        assert_eq!(headers.get("a"), Some(&[1, 255][..]));
     }
 
     /// The shortcuts (expected field order, remembered topic and header names, byte patterns)

@@ -15,8 +15,8 @@ use serde::Deserialize;
 ///
 /// `Debug` output redacts the key and value: records can be logged without leaking payloads.
 pub struct Record<V, K = ()> {
-    pub(crate) partition_key: Arc<str>,
-    pub(crate) topic: Arc<str>,
+    /// What the records of a partition share (one reference count, not three).
+    pub(crate) shared: Arc<RecordShared>,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     pub(crate) timestamp: i64,
@@ -26,15 +26,23 @@ pub struct Record<V, K = ()> {
     pub(crate) raw_key: Option<Bytes>,
     pub(crate) raw_value: Option<Bytes>,
     pub(crate) headers: Headers,
-    pub(crate) key_schema: Option<SchemaMetadata>,
-    pub(crate) value_schema: Option<SchemaMetadata>,
-    pub(crate) context: Arc<InvocationContext>,
+    // Boxed: rarely present, and records are moved several times on their way to the handler.
+    pub(crate) key_schema: Option<Box<SchemaMetadata>>,
+    pub(crate) value_schema: Option<Box<SchemaMetadata>>,
+}
+
+/// The part of a record that all records of its partition share.
+#[derive(Debug)]
+pub(crate) struct RecordShared {
+    pub partition_key: String,
+    pub topic: String,
+    pub context: Arc<InvocationContext>,
 }
 
 impl<V, K> Record<V, K> {
     /// The topic name.
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.shared.topic
     }
 
     /// The partition number.
@@ -49,7 +57,7 @@ impl<V, K> Record<V, K> {
 
     /// `"<topic>-<partition>"`: the key of the event's `records` map, as used in the response.
     pub fn partition_key(&self) -> &str {
-        &self.partition_key
+        &self.shared.partition_key
     }
 
     /// The record timestamp in milliseconds since the Unix epoch.
@@ -105,24 +113,24 @@ impl<V, K> Record<V, K> {
 
     /// Schema registry metadata of the key, when the event source mapping uses a registry.
     pub fn key_schema(&self) -> Option<&SchemaMetadata> {
-        self.key_schema.as_ref()
+        self.key_schema.as_deref()
     }
 
     /// Schema registry metadata of the value, when the event source mapping uses a registry.
     pub fn value_schema(&self) -> Option<&SchemaMetadata> {
-        self.value_schema.as_ref()
+        self.value_schema.as_deref()
     }
 
     /// The invocation this record arrived in: request id, deadline, event source.
     pub fn context(&self) -> &InvocationContext {
-        &self.context
+        &self.shared.context
     }
 }
 
 impl<V, K> fmt::Debug for Record<V, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Record")
-            .field("topic", &self.topic)
+            .field("topic", &self.shared.topic)
             .field("partition", &self.partition)
             .field("offset", &self.offset)
             .field("timestamp", &self.timestamp)
@@ -237,18 +245,38 @@ impl InvocationContext {
 /// A record's headers: name/value pairs in the order the producer wrote them, duplicates kept.
 ///
 /// Lambda sends header values as arrays of signed (Java) bytes; they arrive here as plain bytes.
+/// The headers of an event's records share one buffer (like [`Bytes`] slices), so reading them
+/// costs no allocation per record.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    /// Names and values back to back: name₀ value₀ name₁ value₁ …
-    pub(crate) buf: Vec<u8>,
-    /// Where each name and value ends in `buf`.
-    pub(crate) entries: Vec<HeaderEnd>,
+    /// Each header as `name length · value length · name · value`, the lengths `u32`
+    /// little-endian (see [`HeaderWriter`]).
+    pub(crate) buf: Bytes,
+    pub(crate) count: usize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct HeaderEnd {
-    pub(crate) name: u32,
-    pub(crate) value: u32,
+/// Appends headers to a buffer in the layout [`Headers`] reads.
+pub(crate) struct HeaderWriter {
+    /// Where the open header's value length goes.
+    length_at: usize,
+    value_start: usize,
+}
+
+impl HeaderWriter {
+    /// Starts a header: writes its name; its value bytes are appended next.
+    pub(crate) fn begin(buf: &mut Vec<u8>, name: &str) -> HeaderWriter {
+        buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        let length_at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(name.as_bytes());
+        HeaderWriter { length_at, value_start: buf.len() }
+    }
+
+    /// Ends the header: everything appended since [`HeaderWriter::begin`] is its value.
+    pub(crate) fn end(self, buf: &mut [u8]) {
+        let len = (buf.len() - self.value_start) as u32;
+        buf[self.length_at..self.length_at + 4].copy_from_slice(&len.to_le_bytes());
+    }
 }
 
 /// A header value that is not UTF-8 text.
@@ -275,63 +303,62 @@ impl Headers {
     pub fn from_pairs<N: AsRef<str>, B: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (N, B)>,
     ) -> Self {
-        let mut headers = Headers::default();
+        let mut buf = Vec::new();
+        let mut count = 0;
         for (name, value) in pairs {
-            headers.push_name(name.as_ref());
-            headers.buf.extend_from_slice(value.as_ref());
-            headers.end_value();
+            let header = HeaderWriter::begin(&mut buf, name.as_ref());
+            buf.extend_from_slice(value.as_ref());
+            header.end(&mut buf);
+            count += 1;
         }
-        headers
-    }
-
-    pub(crate) fn push_name(&mut self, name: &str) {
-        self.buf.extend_from_slice(name.as_bytes());
-        self.entries.push(HeaderEnd { name: self.buf.len() as u32, value: 0 });
-    }
-
-    pub(crate) fn end_value(&mut self) {
-        let end = self.buf.len() as u32;
-        if let Some(last) = self.entries.last_mut() {
-            last.value = end;
-        }
+        Headers { buf: Bytes::from(buf), count }
     }
 
     /// The number of headers, duplicates counted.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count
     }
 
     /// True when the record has no headers.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.count == 0
     }
 
-    /// All headers in order as `(name, value bytes)`.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
-        let mut start = 0usize;
-        self.entries.iter().map(move |end| {
-            let (name_end, value_end) = (end.name as usize, end.value as usize);
-            // Names are pushed from `&str` only, so this slice is always valid UTF-8.
-            let name = std::str::from_utf8(&self.buf[start..name_end]).unwrap_or_default();
-            let value = &self.buf[name_end..value_end];
-            start = value_end;
+    /// Names as bytes (no UTF-8 check needed to compare them) and values.
+    fn raw_iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        let mut rest: &[u8] = &self.buf;
+        (0..self.count).map(move |_| {
+            let len = |at: usize| {
+                let bytes = rest.get(at..at + 4).and_then(|b| b.try_into().ok());
+                bytes.map_or(0, |b| u32::from_le_bytes(b) as usize)
+            };
+            let (name_len, value_len) = (len(0), len(4));
+            let (name, tail) = rest[8..].split_at(name_len);
+            let (value, tail) = tail.split_at(value_len);
+            rest = tail;
             (name, value)
         })
     }
 
+    /// All headers in order as `(name, value bytes)`.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
+        // Names are written from `&str` only, so they are always valid UTF-8.
+        self.raw_iter().map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
+    }
+
     /// The value bytes of the first header called `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.raw_iter().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
     }
 
     /// The value bytes of the last header called `name` (Kafka's `lastHeader`).
     pub fn get_last(&self, name: &str) -> Option<&[u8]> {
-        self.iter().filter(|(n, _)| *n == name).last().map(|(_, v)| v)
+        self.raw_iter().filter(|(n, _)| *n == name.as_bytes()).last().map(|(_, v)| v)
     }
 
     /// The values of every header called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
+        self.raw_iter().filter(move |(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
     }
 
     /// The first header called `name` as UTF-8 text: `Ok(None)` when there is none, an error

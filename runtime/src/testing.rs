@@ -242,10 +242,16 @@ impl TestRecord {
             value: b64(&self.value),
             headers: RawHeaders::Json(&headers),
             key_schema_metadata: None,
-            value_schema_metadata: self.value_schema.clone(),
+            value_schema_metadata: self.value_schema.clone().map(Box::new),
         };
-        let key: Arc<str> = Arc::from(format!("{}-{}", self.topic, self.partition));
-        let topic: Arc<str> = Arc::from(self.topic.as_str());
-        crate::batch::decode(raw, &key, &topic, &Arc::new(InvocationContext::local()))
+        let batch = crate::event::PartitionBatch {
+            key: Text(Cow::Owned(format!("{}-{}", self.topic, self.partition))),
+            records: vec![raw],
+            headers: bytes::Bytes::new(),
+        };
+        let context = Arc::new(InvocationContext::local());
+        let mut shared = crate::batch::PartitionShared::new(&batch, &context);
+        let raw = batch.records.into_iter().next().expect("one record");
+        crate::batch::decode(raw, &mut shared)
     }
 }
