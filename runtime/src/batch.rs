@@ -96,7 +96,7 @@ where
         // A span per record (debug level: free unless enabled) around decoding and the handler,
         // so the handler's own logs carry the partition and offset.
         let span = if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug_span!("record", partition = &*key, offset)
+            tracing::debug_span!("record", partition = key, offset)
         } else {
             tracing::Span::none()
         };
@@ -108,7 +108,7 @@ where
         };
         if let Outcome::Failed(failure) = &outcome {
             tracing::warn!(
-                partition = &*key,
+                partition = key,
                 offset,
                 kind = failure.kind.as_str(),
                 reason = %failure.message,
