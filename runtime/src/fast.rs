@@ -356,6 +356,58 @@ impl<'a> Parser<'a> {
     /// each key is first compared with the one expected next; any other key is read and
     /// looked up, so order and unknown fields still work, only more slowly.
     fn record(&mut self) -> Option<RawRecord<'a>> {
+        let start = self.at;
+        if let Some(record) = self.lambda_record() {
+            return Some(record);
+        }
+        self.at = start;
+        self.any_record()
+    }
+
+    /// A record exactly as Lambda writes it: every field, in order, no whitespace. Straight-line
+    /// code for the common case; anything else is left to [`Parser::any_record`].
+    fn lambda_record(&mut self) -> Option<RawRecord<'a>> {
+        self.literal(b"{\"topic\":")?;
+        let topic = self.topic()?;
+        self.literal(b",\"partition\":")?;
+        let partition = i32::try_from(self.integer()?).ok()?;
+        self.literal(b",\"offset\":")?;
+        let offset = self.integer()?;
+        self.literal(b",\"timestamp\":")?;
+        let timestamp = self.integer()?;
+        self.literal(b",\"timestampType\":")?;
+        let timestamp_type = self.timestamp_type()?;
+        self.literal(b",\"key\":")?;
+        let key = self.base64()?;
+        self.literal(b",\"value\":")?;
+        let value = self.base64()?;
+        self.literal(b",\"headers\":")?;
+        let headers = self.headers()?;
+        self.literal(b"}")?;
+        Some(RawRecord {
+            topic: Text(Cow::Borrowed(topic)),
+            partition,
+            offset,
+            timestamp,
+            timestamp_type,
+            key,
+            value,
+            headers,
+            key_schema_metadata: None,
+            value_schema_metadata: None,
+        })
+    }
+
+    /// Consumes `literal` if the input continues with it.
+    #[inline(always)]
+    fn literal(&mut self, literal: &'static [u8]) -> Option<()> {
+        let hit = self.json[self.at..].starts_with(literal);
+        self.at += if hit { literal.len() } else { 0 };
+        hit.then_some(())
+    }
+
+    /// A record in any field order, with whitespace, unknown fields, schema metadata.
+    fn any_record(&mut self) -> Option<RawRecord<'a>> {
         let (mut topic, mut partition, mut offset) = (None, None, None);
         let (mut timestamp, mut timestamp_type) = (None, None);
         let (mut key, mut value, mut headers) = (None, None, None);
@@ -491,44 +543,52 @@ impl<'a> Parser<'a> {
         if self.null() {
             return Some(RawHeaders::Absent);
         }
-        // Taken out while it is written to (and left empty if the event is not plain, when it
-        // is not needed any more).
+        // Taken out while it is written to; put back as it was if the headers are not plain.
         let mut buf = std::mem::take(&mut self.headers);
         let start = buf.len();
+        let count = self.header_list(&mut buf);
+        if count.is_none() {
+            buf.truncate(start);
+        }
+        let end = buf.len();
+        self.headers = buf;
+        Some(RawHeaders::Decoded {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+            count: count?,
+        })
+    }
+
+    /// `[{"name": [bytes]}, …]`, written to `buf`; the number of headers.
+    fn header_list(&mut self, buf: &mut Vec<u8>) -> Option<u32> {
         let mut count = 0u32;
         self.expect(b'[')?;
-        if !self.eat(b']') {
-            loop {
-                self.expect(b'{')?;
-                if !self.eat(b'}') {
-                    loop {
-                        let header = HeaderWriter::begin(&mut buf, self.header_name()?);
-                        self.expect(b':')?;
-                        self.expect(b'[')?;
-                        if !self.eat(b']') {
-                            self.byte_array(&mut buf)?;
-                        }
-                        header.end(&mut buf);
-                        count += 1;
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        self.expect(b',')?;
-                    }
-                }
-                if self.eat(b']') {
-                    break;
-                }
-                self.expect(b',')?;
-            }
+        if self.eat(b']') {
+            return Some(0);
         }
-        let headers = RawHeaders::Decoded {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(buf.len()).ok()?,
-            count,
-        };
-        self.headers = buf;
-        Some(headers)
+        loop {
+            self.expect(b'{')?;
+            if !self.eat(b'}') {
+                loop {
+                    let header = HeaderWriter::begin(buf, self.header_name()?);
+                    self.expect(b':')?;
+                    self.expect(b'[')?;
+                    if !self.eat(b']') {
+                        self.byte_array(buf)?;
+                    }
+                    header.end(buf);
+                    count += 1;
+                    if self.eat(b'}') {
+                        break;
+                    }
+                    self.expect(b',')?;
+                }
+            }
+            if self.eat(b']') {
+                return Some(count);
+            }
+            self.expect(b',')?;
+        }
     }
 
     /// A header name, compared with the names of earlier records before being read (and UTF-8
@@ -739,6 +799,8 @@ mod tests {
             r#"{"records":{"t-0":[{"value":"QUJD","offset":1,"headers":[{"ab":[3]},{"a":[0,127,-128]}],"partition":0,"topic":"t"}]}}"#,
             r#"{"records":{"t-0":[{"topic":"t","zz":[1,{"k":"v"}],"partition":0,"offset":1,"timestampType":"LOG_APPEND_TIME"}]}}"#,
             r#"{"records":{"t-0":[ { "topic" : "t" , "partition" : 0 , "offset" : 1 , "headers" : [ { "a" : [ 1 , 2 ] } ] } ]}}"#,
+            // Lambda's order up to the headers, then more: read again by the general path.
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"timestamp":2,"timestampType":"CREATE_TIME","key":null,"value":"QUJD","headers":[{"a":[1]}],"valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"s"}},{"topic":"t","partition":0,"offset":2,"timestamp":2,"timestampType":"CREATE_TIME","key":null,"value":null,"headers":[{"b":[2]}]}]}}"#,
             // A remembered topic or header name that is a prefix of the next one.
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[1]}]},{"topic":"tt","partition":0,"offset":2,"headers":[{"ab":[2]},{"a":[3]}]}]}}"#,
             r#"{"records":{"t-0":[{"topic":"tt","partition":0,"offset":1},{"topic":"t","partition":0,"offset":2,"timestampType":"OTHER"}]}}"#,
