@@ -3,6 +3,9 @@
 //! Reads the events from `MSK_BENCH_EVENTS` (a folder with 1.json, 100.json, 10000.json and
 //! 10000-fail.json); `bench/run` makes them and prints the table.
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
