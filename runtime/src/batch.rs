@@ -10,7 +10,7 @@ use std::task::Poll;
 
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -95,15 +95,21 @@ where
         }
         // A span per record (debug level: free unless enabled) around decoding and the handler,
         // so the handler's own logs carry the partition and offset.
-        let span = if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug_span!("record", partition = key, offset)
-        } else {
-            tracing::Span::none()
+        // Without it, the call is not wrapped at all: a record is moved as few times as can be.
+        let span = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| tracing::debug_span!("record", partition = key, offset));
+        let decoded = match &span {
+            Some(span) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
+            None => decode::<V, K>(raw, &mut shared),
         };
-        let outcome = match span.in_scope(|| decode::<V, K>(raw, &mut shared)) {
+        let outcome = match decoded {
             Err(failure) => Outcome::Failed(failure),
             Ok(record) => {
-                run_one(handler.call(record, state), cutoff, config).instrument(span).await
+                let call = std::pin::pin!(handler.call(record, state));
+                match span {
+                    Some(span) => run_one(call, cutoff, config).instrument(span).await,
+                    None => run_one(call, cutoff, config).await,
+                }
             }
         };
         if let Outcome::Failed(failure) = &outcome {
@@ -126,17 +132,21 @@ where
 }
 
 /// Runs one handler call: errors, panics and running past the cutoff all become a failure.
-async fn run_one<F>(call: F, cutoff: Instant, config: &Config) -> Outcome
+/// The call is pinned where the caller made it, so the record inside is not moved again.
+async fn run_one<F>(mut call: Pin<&mut F>, cutoff: Instant, config: &Config) -> Outcome
 where
     F: Future<Output = Result<(), crate::Error>>,
 {
-    let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
     // Most handlers finish on their first poll: the deadline timer is only created for those
     // that do not, so a fast handler costs no timer registration.
     let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let finished = std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = call.as_mut().poll(cx) {
-            return Poll::Ready(Ok(result));
+        // A panic in any poll fails the record (the call is not polled again).
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Ready(result)) => return Poll::Ready(Ok(Ok(result))),
+            Err(panic) => return Poll::Ready(Ok(Err(panic))),
+            Ok(Poll::Pending) => {}
         }
         let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff)));
         match timer.as_mut().poll(cx) {
