@@ -97,11 +97,16 @@ impl<V, K> Record<V, K> {
     }
 
     /// The key's bytes after base64 decoding, whatever `K` is; `None` when absent or null.
+    ///
+    /// Keys and values of a partition are decoded into one buffer of at most 64 KiB, reused
+    /// once its records are dropped: a `Bytes` kept beyond the handler keeps that buffer alive
+    /// (copy it with `Bytes::copy_from_slice` to keep a small part for long).
     pub fn raw_key(&self) -> Option<&Bytes> {
         self.raw_key.as_ref()
     }
 
-    /// The value's bytes after base64 decoding, whatever `V` is; `None` for a tombstone.
+    /// The value's bytes after base64 decoding, whatever `V` is; `None` for a tombstone. Shares
+    /// its buffer as [`Record::raw_key`] says.
     pub fn raw_value(&self) -> Option<&Bytes> {
         self.raw_value.as_ref()
     }
