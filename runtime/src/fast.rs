@@ -332,14 +332,24 @@ impl<'a> Parser<'a> {
         self.object(|p, key| {
             let key = std::str::from_utf8(key).ok()?;
             p.expect(b'[')?;
-            let mut records = Vec::with_capacity(64);
+            let mut records = Vec::new();
             if !p.eat(b']') {
+                // Sized for the records the rest of the event can hold, judging by the size of
+                // the first, so the list is not copied again and again as it grows; what this
+                // partition does not use is given back (in place, no copy).
+                let start = p.at;
+                let first = p.record()?;
+                records.reserve_exact((p.json.len() - p.at) / (p.at - start).max(40) + 1);
+                records.push(first);
                 loop {
-                    records.push(p.record()?);
                     if p.eat(b']') {
                         break;
                     }
                     p.expect(b',')?;
+                    records.push(p.record()?);
+                }
+                if records.capacity() > records.len() + records.len() / 4 {
+                    records.shrink_to_fit();
                 }
             }
             partitions.push(PartitionBatch {
