@@ -82,7 +82,9 @@ where
     let mut outcomes = Vec::with_capacity(batch.records.len());
     // Set once a record fails (default policy) or the deadline passes: what the rest become.
     let mut rest: Option<Outcome> = None;
-    for raw in batch.records {
+    // Records are read in place (moving each out of the list would copy it).
+    let mut records = batch.records;
+    for raw in &mut records {
         let offset = raw.offset;
         if let Some(outcome) = &rest {
             outcomes.push((offset, outcome.clone()));
@@ -214,11 +216,12 @@ impl PartitionShared {
 
 /// Builds the typed record, or says which part of it could not be decoded.
 pub(crate) fn decode<V: Decode, K: Decode>(
-    raw: RawRecord<'_>,
+    raw: &mut RawRecord<'_>,
     shared: &mut PartitionShared,
 ) -> Result<Record<V, K>, Failure> {
     let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
-    let headers = decode_headers(raw.headers, &shared.headers).map_err(decode_error)?;
+    let headers =
+        decode_headers(std::mem::take(&mut raw.headers), &shared.headers).map_err(decode_error)?;
     let raw_key =
         base64_field("key", raw.key.as_ref(), &mut shared.payloads).map_err(decode_error)?;
     let raw_value =
@@ -254,8 +257,8 @@ pub(crate) fn decode<V: Decode, K: Decode>(
         raw_key,
         raw_value,
         headers,
-        key_schema: raw.key_schema_metadata,
-        value_schema: raw.value_schema_metadata,
+        key_schema: raw.key_schema_metadata.take(),
+        value_schema: raw.value_schema_metadata.take(),
     })
 }
 

@@ -251,7 +251,7 @@ impl TestRecord {
         };
         let context = Arc::new(InvocationContext::local());
         let mut shared = crate::batch::PartitionShared::new(&batch, &context);
-        let raw = batch.records.into_iter().next().expect("one record");
-        crate::batch::decode(raw, &mut shared)
+        let mut raw = batch.records.into_iter().next().expect("one record");
+        crate::batch::decode(&mut raw, &mut shared)
     }
 }
