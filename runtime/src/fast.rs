@@ -485,20 +485,25 @@ impl<'a> Parser<'a> {
     fn topic(&mut self) -> Option<&'a str> {
         self.ws();
         if let Some(last) = self.last_topic {
-            let rest = &self.json[self.at..];
-            let len = last.len();
-            if rest.len() > len + 1
-                && rest[0] == b'"'
-                && rest[len + 1] == b'"'
-                && &rest[1..=len] == last.as_bytes()
-            {
-                self.at += len + 2;
+            if self.quoted(last) {
                 return Some(last);
             }
         }
         let topic = self.text()?;
         self.last_topic = Some(topic);
         Some(topic)
+    }
+
+    /// Consumes `"<text>"` if the input continues with it (a string already read and checked).
+    fn quoted(&mut self, text: &str) -> bool {
+        let rest = &self.json[self.at..];
+        let len = text.len();
+        let hit = rest.len() > len + 1
+            && rest[0] == b'"'
+            && rest[len + 1] == b'"'
+            && &rest[1..=len] == text.as_bytes();
+        self.at += if hit { len + 2 } else { 0 };
+        hit
     }
 
     fn timestamp_type(&mut self) -> Option<TimestampType> {
@@ -605,15 +610,9 @@ impl<'a> Parser<'a> {
     /// checked) anew.
     fn header_name(&mut self) -> Option<&'a str> {
         self.ws();
-        let rest = &self.json[self.at..];
-        for &name in &self.header_names {
-            let len = name.len();
-            if rest.len() > len + 1
-                && rest[0] == b'"'
-                && rest[len + 1] == b'"'
-                && &rest[1..=len] == name.as_bytes()
-            {
-                self.at += len + 2;
+        for i in 0..self.header_names.len() {
+            let name = self.header_names[i];
+            if self.quoted(name) {
                 return Some(name);
             }
         }
