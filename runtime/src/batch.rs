@@ -135,9 +135,10 @@ where
 
 /// Runs one handler call: errors, panics and running past the cutoff all become a failure.
 /// The call is pinned where the caller made it, so the record inside is not moved again.
-async fn run_one<F>(mut call: Pin<&mut F>, cutoff: Instant, config: &Config) -> Outcome
+async fn run_one<F, E>(mut call: Pin<&mut F>, cutoff: Instant, config: &Config) -> Outcome
 where
-    F: Future<Output = Result<(), crate::Error>>,
+    F: Future<Output = Result<(), E>>,
+    E: Into<crate::Error>,
 {
     // Most handlers finish on their first poll: the deadline timer is only created for those
     // that do not, so a fast handler costs no timer registration.
@@ -159,7 +160,9 @@ where
     .await;
     match finished {
         Ok(Ok(Ok(()))) => Outcome::Succeeded,
-        Ok(Ok(Err(e))) => Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e))),
+        Ok(Ok(Err(e))) => {
+            Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e.into())))
+        }
         Ok(Err(panic)) => Outcome::Failed(Failure::new(
             FailureKind::Panic,
             format!("the handler panicked: {}", panic_message(&*panic)),

@@ -14,8 +14,16 @@ use crate::Error;
     note = "a handler is `async fn(Record<V, K>) -> Result<(), E>`, or with state `async fn(Record<V, K>, &S) -> Result<(), E>`, where `E: Into<msk_lambda::Error>`"
 )]
 pub trait Handler<V, K, S> {
-    /// Handles one record.
-    fn call(&self, record: Record<V, K>, state: &S) -> impl Future<Output = Result<(), Error>>;
+    /// The handler's error type.
+    type Error: Into<Error>;
+
+    /// Handles one record. (The user's future itself, not wrapped: a record is moved into it
+    /// once.)
+    fn call(
+        &self,
+        record: Record<V, K>,
+        state: &S,
+    ) -> impl Future<Output = Result<(), Self::Error>>;
 }
 
 /// An `async fn(Record<V, K>) -> Result<(), E>`.
@@ -31,8 +39,10 @@ where
     F: AsyncFn(Record<V, K>) -> Result<(), E>,
     E: Into<Error>,
 {
-    async fn call(&self, record: Record<V, K>, _: &()) -> Result<(), Error> {
-        (self.0)(record).await.map_err(Into::into)
+    type Error = E;
+
+    fn call(&self, record: Record<V, K>, _: &()) -> impl Future<Output = Result<(), E>> {
+        (self.0)(record)
     }
 }
 
@@ -41,7 +51,9 @@ where
     F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
     E: Into<Error>,
 {
-    async fn call(&self, record: Record<V, K>, state: &S) -> Result<(), Error> {
-        (self.0)(record, state).await.map_err(Into::into)
+    type Error = E;
+
+    fn call(&self, record: Record<V, K>, state: &S) -> impl Future<Output = Result<(), E>> {
+        (self.0)(record, state)
     }
 }
