@@ -560,8 +560,14 @@ impl<'a> Parser<'a> {
         }
         // Taken out while it is written to; put back as it was if the headers are not plain.
         let mut buf = std::mem::take(&mut self.headers);
-        let start = buf.len();
-        let count = self.header_list(&mut buf);
+        let (start, at) = (buf.len(), self.at);
+        let mut count = self.compact_header_list(&mut buf);
+        if count.is_none() {
+            // Not in the compact form: read again, whitespace and all.
+            buf.truncate(start);
+            self.at = at;
+            count = self.header_list(&mut buf);
+        }
         if count.is_none() {
             buf.truncate(start);
         }
@@ -572,6 +578,31 @@ impl<'a> Parser<'a> {
             end: u32::try_from(end).ok()?,
             count: count?,
         })
+    }
+
+    /// `[{"name":[bytes]},…]` exactly as Lambda writes it (no whitespace, one header an
+    /// object), written to `buf`; the number of headers. `None` for any other form.
+    fn compact_header_list(&mut self, buf: &mut Vec<u8>) -> Option<u32> {
+        self.literal(b"[")?;
+        if self.literal(b"]").is_some() {
+            return Some(0);
+        }
+        let mut count = 0u32;
+        loop {
+            self.literal(b"{")?;
+            let header = HeaderWriter::begin(buf, self.header_name()?);
+            self.literal(b":[")?;
+            if self.literal(b"]").is_none() {
+                self.byte_array(buf)?;
+            }
+            header.end(buf);
+            count += 1;
+            self.literal(b"}")?;
+            if self.literal(b"]").is_some() {
+                return Some(count);
+            }
+            self.literal(b",")?;
+        }
     }
 
     /// `[{"name": [bytes]}, …]`, written to `buf`; the number of headers.
