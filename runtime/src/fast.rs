@@ -183,6 +183,48 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// [`Parser::byte_array`] without whitespace (`104,-61,0]`); `None` for anything else.
+    fn compact_byte_array(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let json = self.json;
+        let digit = |d: u8| u32::from(d - b'0');
+        let mut at = self.at;
+        loop {
+            let rest = json.get(at..)?;
+            let (negative, digits) = match rest {
+                [b'-', tail @ ..] => (true, tail),
+                _ => (false, rest),
+            };
+            // The number and the byte after it: `,` or `]` (anything else, including more
+            // digits, a leading zero's next digit, a fraction or whitespace, is not compact).
+            let (magnitude, len, after) = match *digits {
+                [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', after, ..] => {
+                    (digit(a) * 100 + digit(b) * 10 + digit(c), 3, after)
+                }
+                [a @ b'1'..=b'9', b @ b'0'..=b'9', after, ..] => {
+                    (digit(a) * 10 + digit(b), 2, after)
+                }
+                [a @ b'0'..=b'9', after, ..] => (digit(a), 1, after),
+                _ => return None,
+            };
+            // `-0` is a float to serde_json, not a byte.
+            if negative && magnitude == 0 {
+                return None;
+            }
+            let signed = if negative { -(magnitude as i32) } else { magnitude as i32 };
+            let byte = i8::try_from(signed).ok()? as u8;
+            at += usize::from(negative) + len + 1;
+            match after {
+                b',' => out.push(byte),
+                b']' => {
+                    out.push(byte);
+                    self.at = at;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// Skips any JSON value, checking it as serde_json's `IgnoredAny` would.
     fn skip(&mut self, depth: u32) -> Option<()> {
         if depth > MAX_DEPTH {
@@ -593,7 +635,7 @@ impl<'a> Parser<'a> {
             let header = HeaderWriter::begin(buf, self.header_name()?);
             self.literal(b":[")?;
             if self.literal(b"]").is_none() {
-                self.byte_array(buf)?;
+                self.compact_byte_array(buf)?;
             }
             header.end(buf);
             count += 1;
@@ -848,6 +890,8 @@ mod tests {
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":999999999999999999,"timestamp":-9223372036854775808}]}}"#,
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":9223372036854775807,"timestamp":-1}]}}"#,
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"a":[0,-9,10,-99,100]}]}]}}"#,
+            // Compact up to a point, then whitespace: read again by the general path.
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"timestamp":2,"timestampType":"CREATE_TIME","key":null,"value":null,"headers":[{"a":[-128,127]},{"b":[1, 2]}]}]}}"#,
         ];
         for event in fast {
             assert!(parse(event.as_bytes()).is_some(), "{event}");
