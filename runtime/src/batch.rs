@@ -77,8 +77,9 @@ where
     H: Handler<V, K, S>,
 {
     let mut shared = PartitionShared::new(&batch, context);
-    let key = Arc::clone(&shared.record);
-    let key = &*key.partition_key;
+    // Its own handle on the key: `shared` is lent to each record's decoding below.
+    let partition = Arc::clone(&shared.record);
+    let key = &*partition.partition_key;
     let mut outcomes = Vec::with_capacity(batch.records.len());
     // Set once a record fails (default policy) or the deadline passes: what the rest become.
     let mut rest: Option<Outcome> = None;

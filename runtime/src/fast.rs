@@ -78,13 +78,13 @@ impl<'a> Parser<'a> {
         hit
     }
 
-    /// The bytes of a string without escapes. `control` allows control characters (serde
-    /// allows them in strings it reads as bytes, not in others).
-    fn raw_string(&mut self, control: bool) -> Option<&'a [u8]> {
+    /// The bytes of a string without escapes or control characters (base64 payloads, which
+    /// may hold control characters for the decoder to reject, are read by [`Parser::base64`]).
+    fn raw_string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
         let rest = &self.json[start..];
-        let len = string_end(rest, !control)?;
+        let len = string_end(rest)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -94,7 +94,7 @@ impl<'a> Parser<'a> {
 
     /// A UTF-8 string without escapes or control characters.
     fn text(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.raw_string(false)?).ok()
+        std::str::from_utf8(self.raw_string()?).ok()
     }
 
     /// An integer: no fraction, no exponent, no leading zeros; `None` outside `i64`.
@@ -231,7 +231,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         match self.peek()? {
-            b'"' => self.raw_string(false).map(drop),
+            b'"' => self.raw_string().map(drop),
             b'{' => {
                 self.at += 1;
                 if self.eat(b'}') {
@@ -319,7 +319,7 @@ impl<'a> Parser<'a> {
             return Some(());
         }
         loop {
-            let key = self.raw_string(false)?;
+            let key = self.raw_string()?;
             self.expect(b':')?;
             member(self, key)?;
             if self.eat(b'}') {
@@ -475,7 +475,7 @@ impl<'a> Parser<'a> {
                         Some(next)
                     }
                     None => {
-                        let name = self.raw_string(false)?;
+                        let name = self.raw_string()?;
                         match FIELDS.iter().position(|f| *f == name) {
                             Some(i) => Some(i),
                             None => {
@@ -753,15 +753,15 @@ fn timestamp_type_of(text: &str) -> TimestampType {
     }
 }
 
-/// Where a string's content ends: the first `"` or `\\` (or, with `forbid_control`, control
-/// character), eight bytes at a time (base64 payloads are long).
-fn string_end(haystack: &[u8], forbid_control: bool) -> Option<usize> {
+/// Where a string's content ends: the first `"`, `\\` or control character, eight bytes at a
+/// time.
+fn string_end(haystack: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const QUOTE: u64 = LO * b'"' as u64;
     const BACKSLASH: u64 = LO * b'\\' as u64;
     const SPACE: u64 = LO * 0x20;
-    let stops = |c: u8| c == b'"' || c == b'\\' || (forbid_control && c < 0x20);
+    let stops = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
     let mut i = 0;
     while let Some(chunk) = haystack.get(i..i + 8) {
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
@@ -769,10 +769,9 @@ fn string_end(haystack: &[u8], forbid_control: bool) -> Option<usize> {
         // A zero byte in q or b (a quote or backslash), or a byte below 0x20 (a control
         // character), sets that byte's high bit. Bytes of 0x80 and above never count: they
         // are cleared by `!word`.
-        let mut found = (q.wrapping_sub(LO) & !q) | (b.wrapping_sub(LO) & !b);
-        if forbid_control {
-            found |= word.wrapping_sub(SPACE) & !word;
-        }
+        let found = (q.wrapping_sub(LO) & !q)
+            | (b.wrapping_sub(LO) & !b)
+            | (word.wrapping_sub(SPACE) & !word);
         if found & HI != 0 {
             break;
         }
@@ -835,25 +834,20 @@ mod tests {
     #[test]
     fn string_ends() {
         let text = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\"rest";
-        for forbid in [false, true] {
-            assert_eq!(string_end(text, forbid), Some(36));
-            assert_eq!(string_end(b"ab\\c\"", forbid), Some(2));
-            assert_eq!(string_end(b"abcdefghijklmnop", forbid), None);
-            assert_eq!(string_end(b"", forbid), None);
-            assert_eq!(string_end("caf\u{e9} \u{1F600} more text\"".as_bytes(), forbid), Some(20));
-        }
-        assert_eq!(string_end(b"abcdefgh\tij\"", true), Some(8));
-        assert_eq!(string_end(b"abcdefgh\tij\"", false), Some(11));
-        assert_eq!(string_end(b"\x7f\x00\"", true), Some(1));
-        // Every position of a stop byte, with and without control characters forbidden.
+        assert_eq!(string_end(text), Some(36));
+        assert_eq!(string_end(b"ab\\c\""), Some(2));
+        assert_eq!(string_end(b"abcdefghijklmnop"), None);
+        assert_eq!(string_end(b""), None);
+        assert_eq!(string_end("caf\u{e9} \u{1F600} more text\"".as_bytes()), Some(20));
+        assert_eq!(string_end(b"abcdefgh\tij\""), Some(8));
+        assert_eq!(string_end(b"\x7f\x00\""), Some(1));
+        // Every position of a stop byte.
         for len in 0..20 {
             for at in 0..len {
                 for stop in [b'"', b'\\', 0x01] {
                     let mut text = vec![b'a'; len];
                     text[at] = stop;
-                    let expect = (stop != 0x01).then_some(at);
-                    assert_eq!(string_end(&text, false), expect);
-                    assert_eq!(string_end(&text, true), Some(at));
+                    assert_eq!(string_end(&text), Some(at));
                 }
             }
         }
