@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
-use crate::batch::run_batch;
 use crate::config::{Config, FailurePolicy, ResponseMode};
+use crate::context::InvocationContext;
 use crate::decode::Decode;
-use crate::event::{Envelope, EventError};
+use crate::engine::run_batch;
+use crate::error::InvocationError;
+use crate::event::Envelope;
 use crate::handler::{Handler, Stateful, Stateless};
 use crate::metrics::{InvocationMetrics, Metrics};
-use crate::record::{InvocationContext, Record};
-use crate::report::{BatchFailed, BatchReport, BatchResponse};
+use crate::record::Record;
+use crate::report::{BatchReport, BatchResponse};
 use crate::Error;
 
 type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
@@ -281,49 +283,5 @@ where
 impl<H, S, V, K> fmt::Debug for Consumer<H, S, V, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer").field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
-/// Why an invocation as a whole failed. Lambda then retries the whole batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvocationError {
-    /// The event is not a usable Kafka event.
-    Event(EventError),
-    /// Whole-batch response mode, and some records did not succeed.
-    BatchFailed(BatchFailed),
-    /// The shared state's init function failed.
-    Init(String),
-}
-
-impl InvocationError {
-    /// The `errorType` Lambda shows for this error.
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            InvocationError::Event(_) => "MskLambda.InvalidEvent",
-            InvocationError::BatchFailed(_) => "MskLambda.BatchFailed",
-            InvocationError::Init(_) => "MskLambda.InitFailed",
-        }
-    }
-}
-
-impl fmt::Display for InvocationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InvocationError::Event(e) => write!(f, "invalid event: {e}"),
-            InvocationError::BatchFailed(e) => e.fmt(f),
-            InvocationError::Init(e) => write!(f, "the state init function failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for InvocationError {}
-
-impl From<InvocationError> for lambda_runtime::Diagnostic {
-    fn from(e: InvocationError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type().to_owned(),
-            error_message: e.to_string(),
-        }
     }
 }

@@ -12,8 +12,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::context::EventSource;
 use crate::decode::json_error;
-use crate::record::{EventSource, HeaderWriter, Headers, SchemaMetadata, TimestampType};
+use crate::headers::{HeaderWriter, Headers};
+use crate::record::{SchemaMetadata, TimestampType};
 
 /// A parsed event: the envelope and its records, grouped by partition in event order.
 #[derive(Debug)]

@@ -13,7 +13,8 @@ use std::borrow::Cow;
 use serde::de::IgnoredAny;
 
 use crate::event::{Base64, PartitionBatch, PartitionMap, RawHeaders, RawRecord, Text, Wire};
-use crate::record::{HeaderWriter, SchemaMetadata, TimestampType};
+use crate::headers::HeaderWriter;
+use crate::record::{SchemaMetadata, TimestampType};
 
 /// Nesting deeper than this goes to serde_json (which stops at 128).
 const MAX_DEPTH: u32 = 64;

@@ -16,9 +16,9 @@ use lambda_runtime::{LambdaEvent, LambdaInvocation};
 use serde::de::IgnoredAny;
 
 use crate::consumer::Consumer;
+use crate::context::InvocationContext;
 use crate::decode::Decode;
 use crate::handler::Handler;
-use crate::record::InvocationContext;
 use crate::Error;
 
 /// Raw event bodies of invocations in flight, by request id.

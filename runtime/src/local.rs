@@ -5,10 +5,11 @@ use std::io::Read as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::consumer::{Consumer, InvocationError};
+use crate::consumer::Consumer;
+use crate::context::InvocationContext;
 use crate::decode::Decode;
+use crate::error::InvocationError;
 use crate::handler::Handler;
-use crate::record::InvocationContext;
 use crate::Error;
 
 /// How many failed records the stderr summary lists.

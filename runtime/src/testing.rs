@@ -38,8 +38,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::context::{EventSource, InvocationContext};
 use crate::event::{Base64, RawHeaders, RawRecord, Text};
-use crate::record::{EventSource, InvocationContext, Record, SchemaMetadata, TimestampType};
+use crate::record::{Record, SchemaMetadata, TimestampType};
 use crate::report::Failure;
 use crate::Decode;
 
@@ -250,8 +251,8 @@ impl TestRecord {
             headers: bytes::Bytes::new(),
         };
         let context = Arc::new(InvocationContext::local());
-        let mut shared = crate::batch::PartitionShared::new(&batch, &context);
+        let mut shared = crate::record_decode::PartitionShared::new(&batch, &context);
         let mut raw = batch.records.into_iter().next().expect("one record");
-        crate::batch::decode(&mut raw, &mut shared)
+        crate::record_decode::decode(&mut raw, &mut shared)
     }
 }

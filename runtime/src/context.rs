@@ -1,0 +1,64 @@
+//! Facts about one invocation that all its records share.
+
+use std::time::{Duration, SystemTime};
+
+/// Where the event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventSource {
+    /// Amazon MSK (`aws:kafka`).
+    Msk,
+    /// A self-managed Apache Kafka cluster (`SelfManagedKafka`).
+    SelfManagedKafka,
+}
+
+impl EventSource {
+    /// The `eventSource` string Lambda sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Msk => "aws:kafka",
+            EventSource::SelfManagedKafka => "SelfManagedKafka",
+        }
+    }
+}
+
+/// Facts about one invocation, shared by all its records.
+#[derive(Debug, Clone)]
+pub struct InvocationContext {
+    /// The Lambda request id (`local-…` in local runs).
+    pub request_id: String,
+    /// When Lambda will stop the invocation.
+    pub deadline: SystemTime,
+    /// The ARN the function was invoked with (empty in local runs).
+    pub invoked_function_arn: String,
+    /// MSK or self-managed Kafka; `None` if the event did not say.
+    pub event_source: Option<EventSource>,
+    /// The cluster ARN (MSK only).
+    pub event_source_arn: Option<String>,
+    /// The cluster's bootstrap servers, comma-separated, as Lambda sent them.
+    pub bootstrap_servers: Option<String>,
+}
+
+impl InvocationContext {
+    /// A context for tests and local runs: request id `local`, a deadline 15 minutes away
+    /// (Lambda's longest timeout).
+    pub fn local() -> Self {
+        InvocationContext::with_deadline(SystemTime::now() + Duration::from_secs(15 * 60))
+    }
+
+    /// A local context with the given deadline.
+    pub fn with_deadline(deadline: SystemTime) -> Self {
+        InvocationContext {
+            request_id: "local".to_owned(),
+            deadline,
+            invoked_function_arn: String::new(),
+            event_source: None,
+            event_source_arn: None,
+            bootstrap_servers: None,
+        }
+    }
+
+    /// Time left before Lambda stops the invocation (zero once past the deadline).
+    pub fn remaining_time(&self) -> Duration {
+        self.deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
+    }
+}

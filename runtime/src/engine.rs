@@ -1,0 +1,186 @@
+//! The engine: partitions concurrently, records of a partition in offset order, and an outcome
+//! for every record.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures_util::StreamExt as _;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::config::{Config, FailurePolicy};
+use crate::context::InvocationContext;
+use crate::decode::Decode;
+use crate::event::PartitionBatch;
+use crate::handler::Handler;
+use crate::record_decode::{decode, PartitionShared};
+use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
+use crate::unwind::panic_message;
+
+/// Runs every partition of the event and reports every record's outcome.
+pub(crate) async fn run_batch<V, K, S, H>(
+    partitions: Vec<PartitionBatch<'_>>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    handler: &H,
+    state: &S,
+) -> Vec<PartitionReport>
+where
+    V: Decode,
+    K: Decode,
+    H: Handler<V, K, S>,
+{
+    let cutoff = cutoff(context, config);
+    let count = partitions.len();
+    let mut reports: Vec<(usize, PartitionReport)> =
+        futures_util::stream::iter(partitions.into_iter().enumerate())
+            .map(|(i, batch)| async move {
+                (i, run_partition(batch, context, config, cutoff, handler, state).await)
+            })
+            .buffer_unordered(config.concurrency)
+            .collect()
+            .await;
+    debug_assert_eq!(reports.len(), count);
+    // Partitions finish in any order; the report (and so the response) follows the event.
+    reports.sort_unstable_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The instant after which no record may start: the deadline minus the margin.
+fn cutoff(context: &InvocationContext, config: &Config) -> Instant {
+    let left = context.remaining_time().saturating_sub(config.deadline_margin);
+    Instant::now() + left
+}
+
+async fn run_partition<V, K, S, H>(
+    batch: PartitionBatch<'_>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    cutoff: Instant,
+    handler: &H,
+    state: &S,
+) -> PartitionReport
+where
+    V: Decode,
+    K: Decode,
+    H: Handler<V, K, S>,
+{
+    let mut shared = PartitionShared::new(&batch, context);
+    // Its own handle on the key: `shared` is lent to each record's decoding below.
+    let partition = Arc::clone(&shared.record);
+    let key = &*partition.partition_key;
+    let mut outcomes = Vec::with_capacity(batch.records.len());
+    // Set once a record fails (default policy) or the deadline passes: what the rest become.
+    let mut rest: Option<Outcome> = None;
+    // Records are read in place (moving each out of the list would copy it).
+    let mut records = batch.records;
+    for raw in &mut records {
+        let offset = raw.offset;
+        if let Some(outcome) = &rest {
+            outcomes.push((offset, outcome.clone()));
+            continue;
+        }
+        if Instant::now() >= cutoff {
+            outcomes.push((offset, Outcome::NotStarted));
+            rest = Some(Outcome::NotStarted);
+            continue;
+        }
+        // A span per record (debug level: free unless enabled) around decoding and the handler,
+        // so the handler's own logs carry the partition and offset.
+        // Without it, the call is not wrapped at all: a record is moved as few times as can be.
+        let span = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| tracing::debug_span!("record", partition = key, offset));
+        let decoded = match &span {
+            Some(span) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
+            None => decode::<V, K>(raw, &mut shared),
+        };
+        let outcome = match decoded {
+            Err(failure) => Outcome::Failed(failure),
+            Ok(record) => {
+                let call = std::pin::pin!(handler.call(record, state));
+                match span {
+                    Some(span) => run_one(call, cutoff, config).instrument(span).await,
+                    None => run_one(call, cutoff, config).await,
+                }
+            }
+        };
+        if let Outcome::Failed(failure) = &outcome {
+            tracing::warn!(
+                partition = key,
+                offset,
+                kind = failure.kind.as_str(),
+                reason = %failure.message,
+                "record failed"
+            );
+            if failure.kind == FailureKind::Timeout {
+                rest = Some(Outcome::NotStarted);
+            } else if config.failure_policy == FailurePolicy::StopPartition {
+                rest = Some(Outcome::Skipped);
+            }
+        }
+        outcomes.push((offset, outcome));
+    }
+    PartitionReport { key: key.to_owned(), outcomes }
+}
+
+/// Runs one handler call: errors, panics and running past the cutoff all become a failure.
+/// The call is pinned where the caller made it, so the record inside is not moved again.
+async fn run_one<F, E>(mut call: Pin<&mut F>, cutoff: Instant, config: &Config) -> Outcome
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<crate::Error>,
+{
+    // Most handlers finish on their first poll: the deadline timer is only created for those
+    // that do not, so a fast handler costs no timer registration.
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let finished = std::future::poll_fn(|cx| {
+        // A panic in any poll fails the record (the call is not polled again).
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Ready(result)) => return Poll::Ready(Ok(Ok(result))),
+            Err(panic) => return Poll::Ready(Ok(Err(panic))),
+            Ok(Poll::Pending) => {}
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    match finished {
+        Ok(Ok(Ok(()))) => Outcome::Succeeded,
+        Ok(Ok(Err(e))) => {
+            Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e.into())))
+        }
+        Ok(Err(panic)) => Outcome::Failed(Failure::new(
+            FailureKind::Panic,
+            format!("the handler panicked: {}", panic_message(&*panic)),
+        )),
+        Err(_) => Outcome::Failed(Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "the handler was still running {} ms before the invocation deadline (the deadline margin) and was cancelled",
+                config.deadline_margin.as_millis()
+            ),
+        )),
+    }
+}
+
+/// `outer: inner: root`, the way anyhow prints `{:#}`.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}

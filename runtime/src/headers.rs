@@ -1,0 +1,172 @@
+//! Kafka record headers: one shared buffer per event, read by name or in order.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// A record's headers: name/value pairs in the order the producer wrote them, duplicates kept.
+///
+/// Lambda sends header values as arrays of signed (Java) bytes; they arrive here as plain bytes.
+/// The headers of an event's records share one buffer (like [`Bytes`] slices), so reading them
+/// costs no allocation per record.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// Each header as `name length · value length · name · value`, the lengths `u32`
+    /// little-endian (see [`HeaderWriter`]).
+    pub(crate) buf: Bytes,
+    pub(crate) count: usize,
+}
+
+/// Appends headers to a buffer in the layout [`Headers`] reads.
+pub(crate) struct HeaderWriter {
+    /// Where the open header's value length goes.
+    length_at: usize,
+    value_start: usize,
+}
+
+impl HeaderWriter {
+    /// Starts a header: writes its name; its value bytes are appended next.
+    pub(crate) fn begin(buf: &mut Vec<u8>, name: &str) -> HeaderWriter {
+        buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        let length_at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(name.as_bytes());
+        HeaderWriter { length_at, value_start: buf.len() }
+    }
+
+    /// Ends the header: everything appended since [`HeaderWriter::begin`] is its value.
+    pub(crate) fn end(self, buf: &mut [u8]) {
+        let len = (buf.len() - self.value_start) as u32;
+        buf[self.length_at..self.length_at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// A header value that is not UTF-8 text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderError {
+    name: String,
+    valid_up_to: usize,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "header `{}` is not UTF-8 text (first invalid byte at index {}); read it with Headers::get",
+            self.name, self.valid_up_to
+        )
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+impl Headers {
+    /// Builds headers from name/value pairs (mostly for tests).
+    pub fn from_pairs<N: AsRef<str>, B: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (N, B)>,
+    ) -> Self {
+        let mut buf = Vec::new();
+        let mut count = 0;
+        for (name, value) in pairs {
+            let header = HeaderWriter::begin(&mut buf, name.as_ref());
+            buf.extend_from_slice(value.as_ref());
+            header.end(&mut buf);
+            count += 1;
+        }
+        Headers { buf: Bytes::from(buf), count }
+    }
+
+    /// The number of headers, duplicates counted.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the record has no headers.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Names as bytes (no UTF-8 check needed to compare them) and values.
+    fn raw_iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        let mut rest: &[u8] = &self.buf;
+        (0..self.count).map(move |_| {
+            let len = |at: usize| {
+                let bytes = rest.get(at..at + 4).and_then(|b| b.try_into().ok());
+                bytes.map_or(0, |b| u32::from_le_bytes(b) as usize)
+            };
+            let (name_len, value_len) = (len(0), len(4));
+            let (name, tail) = rest[8..].split_at(name_len);
+            let (value, tail) = tail.split_at(value_len);
+            rest = tail;
+            (name, value)
+        })
+    }
+
+    /// All headers in order as `(name, value bytes)`.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
+        // Names are written from `&str` only, so they are always valid UTF-8.
+        self.raw_iter().map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
+    }
+
+    /// The value bytes of the first header called `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.raw_iter().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
+    }
+
+    /// The value bytes of the last header called `name` (Kafka's `lastHeader`).
+    pub fn get_last(&self, name: &str) -> Option<&[u8]> {
+        self.raw_iter().filter(|(n, _)| *n == name.as_bytes()).last().map(|(_, v)| v)
+    }
+
+    /// The values of every header called `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.raw_iter().filter(move |(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
+    }
+
+    /// The first header called `name` as UTF-8 text: `Ok(None)` when there is none, an error
+    /// naming the header when its value is not UTF-8 (use `?` in a handler to fail the record).
+    pub fn text(&self, name: &str) -> Result<Option<&str>, HeaderError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| HeaderError { name: name.to_owned(), valid_up_to: e.valid_up_to() }),
+        }
+    }
+}
+
+impl fmt::Debug for Headers {
+    /// Header names and value sizes; values are redacted like record payloads.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(name, value)| format!("{name}: <{} bytes>", value.len())))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_order_and_duplicates() {
+        let h = Headers::from_pairs([("a", &b"1"[..]), ("b", b""), ("a", b"2"), ("", b"x")]);
+        assert_eq!(h.len(), 4);
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(all, vec![("a", &b"1"[..]), ("b", b""), ("a", b"2"), ("", b"x")]);
+        assert_eq!(h.get("a"), Some(&b"1"[..]));
+        assert_eq!(h.get_last("a"), Some(&b"2"[..]));
+        assert_eq!(h.get_all("a").count(), 2);
+        assert_eq!(h.get("zz"), None);
+        assert_eq!(h.text("b"), Ok(Some("")));
+        assert_eq!(h.text("zz"), Ok(None));
+    }
+
+    #[test]
+    fn header_text_errors_name_the_header() {
+        let h = Headers::from_pairs([("bin", [0x66u8, 0xc3])]);
+        let err = h.text("bin").unwrap_err().to_string();
+        assert!(err.contains("`bin`") && err.contains("index 1"), "{err}");
+        assert_eq!(format!("{h:?}"), r#"["bin: <2 bytes>"]"#);
+    }
+}
