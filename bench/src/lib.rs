@@ -4,6 +4,8 @@
 //! All three do the user-events work: value as JSON `UserEvent`, key as text, headers decoded,
 //! an `eventType` check, the first failure of each partition reported.
 
+#![forbid(unsafe_code)]
+
 use serde::Deserialize;
 
 /// The user-events value.

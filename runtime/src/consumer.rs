@@ -149,10 +149,6 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
         self
     }
 
-    pub(crate) fn configured_response_mode(&self) -> ResponseMode {
-        self.config.response_mode
-    }
-
     /// The CloudWatch EMF metrics [`run`](Consumer::run) writes, one line per invocation
     /// (default: namespace `MskLambda`, dimension `FunctionName`; [`Metrics::off`] for none).
     pub fn metrics(mut self, metrics: Metrics) -> Self {
@@ -180,7 +176,7 @@ where
         self.state
             .get_or_try_init(|| (self.init)())
             .await
-            .map_err(|e| InvocationError::Init(e.to_string()))
+            .map_err(|e| InvocationError::Init(Arc::from(e)))
     }
 
     /// Processes one raw event the way a Lambda invocation does, with a local context (a
@@ -190,16 +186,16 @@ where
     }
 
     /// [`invoke`](Consumer::invoke) with a given context (request id, deadline).
+    ///
+    /// This is also the way to embed the consumer in a service of your own: hand it the raw
+    /// event bytes and the invocation's context.
     pub async fn invoke_with_context(
         &self,
         event: &[u8],
         context: InvocationContext,
     ) -> Result<BatchResponse, InvocationError> {
         let report = self.process(event, context).await?;
-        report.into_result(self.config.response_mode).map_err(|failed| {
-            tracing::error!(error = %failed, "invocation failed (whole-batch response mode)");
-            InvocationError::BatchFailed(failed)
-        })
+        self.respond(report).map(|(response, _)| response)
     }
 
     /// Processes one raw event and reports every record's outcome, whatever the response
@@ -222,18 +218,43 @@ where
             records = envelope.record_count(),
             partitions = envelope.partitions.len()
         );
-        let oldest_timestamp_ms =
-            envelope.partitions.iter().flat_map(|p| &p.records).map(|r| r.timestamp).min();
+        let oldest_timestamp_ms = envelope
+            .partitions
+            .iter()
+            .flat_map(|p| &p.records)
+            .filter_map(|r| crate::record::timestamp_millis(r.timestamp, r.timestamp_type))
+            .min();
+        let time_left = context.remaining_time();
+        let margin = self.config.deadline_margin;
+        if margin >= time_left && envelope.record_count() > 0 {
+            tracing::error!(
+                time_left_ms = time_left.as_millis() as u64,
+                deadline_margin_ms = margin.as_millis() as u64,
+                "the deadline margin is at or above the time left: no record can start, and Lambda will deliver this batch again and again; raise the function's timeout or lower the deadline margin"
+            );
+        }
         let context = Arc::new(context);
         let partitions =
             run_batch(envelope.partitions, &context, &self.config, &self.handler, state)
                 .instrument(span)
                 .await;
-        Ok(BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms })
+        let report =
+            BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms };
+        let not_started = report.counts().not_started;
+        if not_started > 0 {
+            tracing::warn!(
+                not_started,
+                time_left_ms = time_left.as_millis() as u64,
+                deadline_margin_ms = margin.as_millis() as u64,
+                "records were not started: less than the deadline margin was left before the invocation's deadline; Lambda delivers them again"
+            );
+        }
+        Ok(report)
     }
 
-    /// One invocation as `run` serves it: process, write the metrics line to `metrics_out`,
-    /// and answer in the configured response mode (the report comes along for summaries).
+    /// One invocation as Lambda and local runs serve it: process, write the metrics line to
+    /// `metrics_out`, and answer in the configured response mode (the report comes along for
+    /// summaries).
     pub(crate) async fn serve_invocation(
         &self,
         event: &[u8],
@@ -250,38 +271,78 @@ where
         if let Some(line) = self.metrics.line(&measured) {
             crate::metrics::emit(&line, metrics_out);
         }
+        self.respond(report)
+    }
+
+    /// The answer in the configured response mode (the report kept for summaries).
+    fn respond(
+        &self,
+        report: BatchReport,
+    ) -> Result<(BatchResponse, BatchReport), InvocationError> {
         report.into_result_with_report(self.config.response_mode).map_err(|failed| {
             tracing::error!(error = %failed, "invocation failed (whole-batch response mode)");
             InvocationError::BatchFailed(failed)
         })
     }
 
-    /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) through
-    /// `lambda_runtime`; otherwise as a local run over the event file named by the first
-    /// command-line argument (`-` for stdin), printing the response JSON on stdout.
-    ///
-    /// Initialises tracing the way Lambda expects (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON logs,
-    /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level) unless a subscriber is already set.
-    pub async fn run(mut self) -> Result<(), Error> {
-        let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
-        crate::logging::init(local);
-        self.metrics = self.metrics.with_env_overrides();
-        if local {
-            crate::local::run(&self, std::env::args_os().nth(1)).await
-        } else {
-            crate::lambda::serve(&self).await
-        }
-    }
-
-    /// Builds a current-thread tokio runtime, runs [`run`](Consumer::run) on it and turns the
-    /// result into the process exit code (printing the error, if any, to stderr).
-    pub fn main(self) -> std::process::ExitCode {
-        crate::local::block_on_main(self.run())
+    /// The metrics settings after the `MSK_LAMBDA_METRICS*` environment variables (read once,
+    /// when the function starts serving).
+    pub(crate) fn apply_metrics_env(&mut self) {
+        self.metrics = std::mem::take(&mut self.metrics).with_env_overrides();
     }
 }
 
 impl<H, S, V, K> fmt::Debug for Consumer<H, S, V, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `OldestRecordAge` of the EMF line written for `event`, if any.
+    async fn oldest_record_age(event: &str) -> Option<i64> {
+        let consumer =
+            Consumer::new(async |_: Record<()>| Ok::<(), Error>(())).metrics(Metrics::new("Test"));
+        let mut out = Vec::new();
+        consumer
+            .serve_invocation(event.as_bytes(), InvocationContext::local(), &mut out)
+            .await
+            .unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        line.get("OldestRecordAge").map(|age| age.as_i64().unwrap())
+    }
+
+    fn event(records: &[(i64, &str)]) -> String {
+        let records: Vec<String> = records
+            .iter()
+            .enumerate()
+            .map(|(offset, (timestamp, kind))| {
+                format!(r#"{{"topic":"t","partition":0,"offset":{offset},"timestamp":{timestamp},"timestampType":"{kind}"}}"#)
+            })
+            .collect();
+        format!(r#"{{"eventSource":"aws:kafka","records":{{"t-0":[{}]}}}}"#, records.join(","))
+    }
+
+    #[tokio::test]
+    async fn records_without_a_timestamp_do_not_count_for_the_oldest_age() {
+        // Kafka's "no timestamp": -1 with NO_TIMESTAMP_TYPE. Not 1970, so no age at all.
+        assert_eq!(oldest_record_age(&event(&[(-1, "NO_TIMESTAMP_TYPE")])).await, None);
+        // Far in the past and before the epoch: no overflow, no panic in debug builds.
+        assert_eq!(oldest_record_age(&event(&[(i64::MIN, "CREATE_TIME")])).await, None);
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let now = since_epoch.unwrap().as_millis() as i64;
+        let age = oldest_record_age(&event(&[
+            (-1, "NO_TIMESTAMP_TYPE"),
+            (now - 60_000, "CREATE_TIME"),
+            (0, "NO_TIMESTAMP_TYPE"),
+        ]))
+        .await
+        .unwrap();
+        assert!((60_000..70_000).contains(&age), "{age}");
+        // A timestamp in the future (a skewed producer clock) is no negative age.
+        assert_eq!(oldest_record_age(&event(&[(i64::MAX, "LOG_APPEND_TIME")])).await, Some(0));
     }
 }

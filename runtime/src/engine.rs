@@ -2,7 +2,7 @@
 //! for every record.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -16,6 +16,7 @@ use crate::context::InvocationContext;
 use crate::decode::Decode;
 use crate::event::PartitionBatch;
 use crate::handler::Handler;
+use crate::record::Record;
 use crate::record_decode::{decode, PartitionShared};
 use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
 use crate::unwind::panic_message;
@@ -71,7 +72,7 @@ where
     let mut shared = PartitionShared::new(&batch, context);
     // Its own handle on the key: `shared` is lent to each record's decoding below.
     let partition = Arc::clone(&shared.record);
-    let key = &*partition.partition_key;
+    let key = &*partition.topic_partition;
     let mut outcomes = Vec::with_capacity(batch.records.len());
     // Set once a record fails (default policy) or the deadline passes: what the rest become.
     let mut rest: Option<Outcome> = None;
@@ -92,7 +93,7 @@ where
         // so the handler's own logs carry the partition and offset.
         // Without it, the call is not wrapped at all: a record is moved as few times as can be.
         let span = tracing::enabled!(tracing::Level::DEBUG)
-            .then(|| tracing::debug_span!("record", partition = key, offset));
+            .then(|| tracing::debug_span!("record", topic_partition = key, offset));
         let decoded = match &span {
             Some(span) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
             None => decode::<V, K>(raw, &mut shared),
@@ -100,16 +101,16 @@ where
         let outcome = match decoded {
             Err(failure) => Outcome::Failed(failure),
             Ok(record) => {
-                let call = std::pin::pin!(handler.call(record, state));
+                let run = run_one(handler, record, state, cutoff, config);
                 match span {
-                    Some(span) => run_one(call, cutoff, config).instrument(span).await,
-                    None => run_one(call, cutoff, config).await,
+                    Some(span) => run.instrument(span).await,
+                    None => run.await,
                 }
             }
         };
         if let Outcome::Failed(failure) = &outcome {
             tracing::warn!(
-                partition = key,
+                topic_partition = key,
                 offset,
                 kind = failure.kind.as_str(),
                 reason = %failure.message,
@@ -126,61 +127,87 @@ where
     PartitionReport { key: key.to_owned(), outcomes }
 }
 
-/// Runs one handler call: errors, panics and running past the cutoff all become a failure.
-/// The call is pinned where the caller made it, so the record inside is not moved again.
-async fn run_one<F, E>(mut call: Pin<&mut F>, cutoff: Instant, config: &Config) -> Outcome
+/// Why a handler call ended without its result.
+enum Stopped {
+    /// It panicked while being created or polled.
+    Panicked(Box<dyn std::any::Any + Send>),
+    /// It was still running at the cutoff.
+    TimedOut,
+}
+
+/// Runs the handler on one record. Errors, panics and running past the cutoff all become a
+/// failure of this record only.
+///
+/// Everything that runs user code is inside one unwind boundary per record: creating the
+/// call, every poll, converting and formatting its error, and dropping its future (finished or
+/// cancelled). A panic in any of them fails the record and never reaches the batch.
+async fn run_one<V, K, S, H>(
+    handler: &H,
+    record: Record<V, K>,
+    state: &S,
+    cutoff: Instant,
+    config: &Config,
+) -> Outcome
 where
-    F: Future<Output = Result<(), E>>,
-    E: Into<crate::Error>,
+    H: Handler<V, K, S>,
 {
+    let mut stopped = None;
+    // Pinned where it is made (a record is not moved again); `None` once dropped.
+    let created = catch_unwind(AssertUnwindSafe(|| handler.call(record, state)))
+        .map_err(|panic| stopped = Some(Stopped::Panicked(panic)))
+        .ok();
+    let mut call = std::pin::pin!(created);
     // Most handlers finish on their first poll: the deadline timer is only created for those
     // that do not, so a fast handler costs no timer registration.
     let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    let finished = std::future::poll_fn(|cx| {
+    let result = std::future::poll_fn(|cx| {
+        let Some(running) = call.as_mut().as_pin_mut() else { return Poll::Ready(None) };
         // A panic in any poll fails the record (the call is not polled again).
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)));
-        match polled {
-            Ok(Poll::Ready(result)) => return Poll::Ready(Ok(Ok(result))),
-            Err(panic) => return Poll::Ready(Ok(Err(panic))),
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+            Ok(Poll::Ready(result)) => return Poll::Ready(Some(result)),
             Ok(Poll::Pending) => {}
+            Err(panic) => {
+                stopped = Some(Stopped::Panicked(panic));
+                return Poll::Ready(None);
+            }
         }
         let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(())),
+            Poll::Ready(()) => {
+                stopped = Some(Stopped::TimedOut);
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     })
     .await;
-    match finished {
-        Ok(Ok(Ok(()))) => Outcome::Succeeded,
-        Ok(Ok(Err(e))) => {
-            Outcome::Failed(Failure::new(FailureKind::Handler, error_chain(&*e.into())))
+    let outcome = catch_unwind(AssertUnwindSafe(|| match (result, stopped) {
+        (Some(Ok(())), _) => Outcome::Succeeded,
+        (Some(Err(e)), _) => {
+            Outcome::Failed(Failure::new(FailureKind::Handler, crate::error::chain(&*e.into())))
         }
-        Ok(Err(panic)) => Outcome::Failed(Failure::new(
-            FailureKind::Panic,
-            format!("the handler panicked: {}", panic_message(&*panic)),
-        )),
-        Err(_) => Outcome::Failed(Failure::new(
+        (None, Some(Stopped::TimedOut)) => Outcome::Failed(Failure::new(
             FailureKind::Timeout,
             format!(
                 "the handler was still running {} ms before the invocation deadline (the deadline margin) and was cancelled",
                 config.deadline_margin.as_millis()
             ),
         )),
+        (None, Some(Stopped::Panicked(panic))) => panicked("the handler panicked", &*panic),
+        (None, None) => unreachable!("a handler call stops with a result or a reason"),
+    }))
+    .unwrap_or_else(|panic| {
+        panicked("the handler's error panicked while being converted or formatted", &*panic)
+    });
+    // The future's destructors are user code too (a cancelled handler's locals, say).
+    match catch_unwind(AssertUnwindSafe(|| call.set(None))) {
+        Err(panic) if outcome == Outcome::Succeeded => {
+            panicked("the handler's future panicked when it was dropped", &*panic)
+        }
+        _ => outcome,
     }
 }
 
-/// `outer: inner: root`, the way anyhow prints `{:#}`.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
+fn panicked(what: &str, panic: &(dyn std::any::Any + Send)) -> Outcome {
+    Outcome::Failed(Failure::new(FailureKind::Panic, format!("{what}: {}", panic_message(panic))))
 }

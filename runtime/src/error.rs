@@ -1,6 +1,7 @@
 //! The error types: what handlers return, and why an invocation as a whole fails.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::event::EventError;
 use crate::report::BatchFailed;
@@ -9,15 +10,17 @@ use crate::report::BatchFailed;
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why an invocation as a whole failed. Lambda then retries the whole batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum InvocationError {
     /// The event is not a usable Kafka event.
     Event(EventError),
     /// Whole-batch response mode, and some records did not succeed.
     BatchFailed(BatchFailed),
-    /// The shared state's init function failed.
-    Init(String),
+    /// The shared state's init function failed (its error, source chain kept).
+    Init(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// msk-lambda itself went wrong (a bug: please report it); the batch is retried whole.
+    Internal(String),
 }
 
 impl InvocationError {
@@ -27,6 +30,7 @@ impl InvocationError {
             InvocationError::Event(_) => "MskLambda.InvalidEvent",
             InvocationError::BatchFailed(_) => "MskLambda.BatchFailed",
             InvocationError::Init(_) => "MskLambda.InitFailed",
+            InvocationError::Internal(_) => "MskLambda.InternalError",
         }
     }
 }
@@ -37,17 +41,44 @@ impl fmt::Display for InvocationError {
             InvocationError::Event(e) => write!(f, "invalid event: {e}"),
             InvocationError::BatchFailed(e) => e.fmt(f),
             InvocationError::Init(e) => write!(f, "the state init function failed: {e}"),
+            InvocationError::Internal(e) => write!(f, "internal error in msk-lambda: {e}"),
         }
     }
 }
 
-impl std::error::Error for InvocationError {}
+impl std::error::Error for InvocationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InvocationError::Init(e) => Some(&**e),
+            // The others' messages say everything already.
+            InvocationError::Event(_)
+            | InvocationError::BatchFailed(_)
+            | InvocationError::Internal(_) => None,
+        }
+    }
+}
 
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(e: InvocationError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: e.error_type().to_owned(),
-            error_message: e.to_string(),
+            // Lambda shows only this message: the whole chain goes in it.
+            error_message: chain(&e),
         }
     }
+}
+
+/// `outer: inner: root`, the way anyhow prints `{:#}`.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
 }

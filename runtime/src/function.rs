@@ -35,7 +35,7 @@ where
     Response: Serialize,
     E: Into<Error>,
 {
-    let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
+    let local = !crate::entry::under_lambda();
     crate::logging::init(local);
     if !local {
         let handler = &handler;
@@ -46,7 +46,7 @@ where
         );
         return lambda_runtime::run(service).await;
     }
-    let bytes = crate::local::read_event(std::env::args_os().nth(1), "an event")?;
+    let bytes = crate::local::read_event(crate::entry::event_path(), "an event")?;
     let event: Event = serde_json::from_slice(&bytes)
         .map_err(|e| format!("the event does not fit the function's event type: {e}"))?;
     let response = handler(event).await.map_err(Into::into)?;
@@ -61,5 +61,5 @@ where
     Response: Serialize,
     E: Into<Error>,
 {
-    crate::local::block_on_main(run(handler))
+    crate::entry::block_on_main(run(handler))
 }

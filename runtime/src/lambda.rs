@@ -12,12 +12,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use lambda_runtime::tower::{Layer, Service};
-use lambda_runtime::{LambdaEvent, LambdaInvocation};
+use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime};
 use serde::de::IgnoredAny;
 
 use crate::consumer::Consumer;
 use crate::context::InvocationContext;
 use crate::decode::Decode;
+use crate::error::InvocationError;
 use crate::handler::Handler;
 use crate::Error;
 
@@ -28,40 +29,84 @@ type Bodies = Arc<Mutex<HashMap<String, Bytes>>>;
 const REQUIRED_ENV: [&str; 3] =
     ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"];
 
-pub(crate) async fn serve<H, S, V, K>(consumer: &Consumer<H, S, V, K>) -> Result<(), Error>
+impl<H, S, V, K> Consumer<H, S, V, K>
 where
-    H: Handler<V, K, S>,
-    V: Decode,
-    K: Decode,
+    H: Handler<V, K, S> + 'static,
+    S: 'static,
+    V: Decode + 'static,
+    K: Decode + 'static,
 {
-    for name in REQUIRED_ENV {
-        if std::env::var_os(name).is_none() {
-            return Err(format!(
-                "AWS_LAMBDA_RUNTIME_API is set but {name} is not: under Lambda both are set; to run locally, unset AWS_LAMBDA_RUNTIME_API and pass an event file"
-            )
-            .into());
+    /// The `lambda_runtime` [`Runtime`] that serves this consumer, for composing with it before
+    /// calling its `run()`: add tower layers (an OpenTelemetry flush, say), register SnapStart
+    /// resources. [`run`](Consumer::run) does the same with nothing added.
+    ///
+    /// This is Lambda's INIT phase: it checks the Lambda environment, sets up tracing unless a
+    /// subscriber is already installed, reads the `MSK_LAMBDA_METRICS*` variables and runs the
+    /// state init function, before the first invocation is fetched. Fails outside Lambda
+    /// (without `AWS_LAMBDA_RUNTIME_API` and the function variables Lambda sets).
+    ///
+    /// ```no_run
+    /// # use msk_lambda::{Consumer, Record};
+    /// # async fn handle(_: Record<String>) -> Result<(), msk_lambda::Error> { Ok(()) }
+    /// # async fn run() -> Result<(), msk_lambda::Error> {
+    /// Consumer::new(handle)
+    ///     .into_runtime()
+    ///     .await?
+    ///     .layer(lambda_runtime::layers::TracingLayer::new())
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    ///
+    /// Invocations are served one at a time: `Runtime::run_concurrent` (Lambda Managed
+    /// Instances) needs a `Send + Clone` service, which a consumer whose handlers need not be
+    /// `Send` is not.
+    pub async fn into_runtime(
+        mut self,
+    ) -> Result<
+        Runtime<impl Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>>,
+        Error,
+    > {
+        for name in REQUIRED_ENV {
+            if std::env::var_os(name).is_none() {
+                return Err(format!(
+                    "{name} is not set: Lambda sets it and AWS_LAMBDA_RUNTIME_API; to run locally, unset AWS_LAMBDA_RUNTIME_API and pass an event file"
+                )
+                .into());
+            }
         }
+        crate::logging::init(false);
+        self.apply_metrics_env();
+        // One-time setup, before the first invocation is fetched (Lambda's INIT phase).
+        self.state().await?;
+        let consumer = Arc::new(self);
+        let bodies = Bodies::default();
+        let taken = Arc::clone(&bodies);
+        let handler = lambda_runtime::service_fn(move |event: LambdaEvent<IgnoredAny>| {
+            let consumer = Arc::clone(&consumer);
+            let body = take_body(&taken, &event.context.request_id);
+            let context = invocation_context(&event.context);
+            async move {
+                let body = body?;
+                let served = consumer.serve_invocation(&body, context, std::io::stdout()).await;
+                served.map(|(response, _)| response)
+            }
+        });
+        Ok(Runtime::new(handler)
+            .layer(RawBodyLayer { bodies })
+            .layer(lambda_runtime::layers::TracingLayer::new()))
     }
-    // One-time setup, before the first invocation is fetched (Lambda's INIT phase).
-    consumer.state().await?;
-    let bodies = Bodies::default();
-    let handler = lambda_runtime::service_fn(|event: LambdaEvent<IgnoredAny>| {
-        let body = bodies
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&event.context.request_id)
-            .unwrap_or_default();
-        let context = invocation_context(&event.context);
-        async move {
-            let served = consumer.serve_invocation(&body, context, std::io::stdout()).await;
-            served.map(|(response, _)| response)
-        }
-    });
-    lambda_runtime::Runtime::new(handler)
-        .layer(RawBodyLayer { bodies: Arc::clone(&bodies) })
-        .layer(lambda_runtime::layers::TracingLayer::new())
-        .run()
-        .await
+}
+
+/// The body [`RawBody`] put aside for this invocation. Its absence is a bug of ours, not a bad
+/// event: it is reported as an internal error, and the batch is retried whole.
+fn take_body(bodies: &Bodies, request_id: &str) -> Result<Bytes, InvocationError> {
+    bodies.lock().unwrap_or_else(PoisonError::into_inner).remove(request_id).ok_or_else(|| {
+        tracing::error!(request_id, "no event body was kept for this invocation");
+        InvocationError::Internal(format!(
+            "no event body was kept for invocation {request_id} (the raw-body layer did not see it)"
+        ))
+    })
 }
 
 /// 2001-01-01 in milliseconds since the epoch: no real deadline is earlier.
@@ -130,6 +175,19 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_body_is_an_internal_error() {
+        let bodies = Bodies::default();
+        bodies.lock().unwrap().insert("a".into(), Bytes::from_static(b"{}"));
+        assert_eq!(take_body(&bodies, "a").unwrap(), "{}");
+        let e = take_body(&bodies, "a").unwrap_err();
+        assert_eq!(e.error_type(), "MskLambda.InternalError");
+        assert_eq!(
+            e.to_string(),
+            "internal error in msk-lambda: no event body was kept for invocation a (the raw-body layer did not see it)"
+        );
+    }
 
     #[test]
     fn deadlines_from_lambda_and_from_the_emulator() {

@@ -27,11 +27,14 @@
 //!
 //! Without the macro, the same is [`Consumer`]; [`testing`] builds events for your tests.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod consumer;
 mod context;
 mod decode;
 mod engine;
+mod entry;
 mod error;
 mod event;
 mod fast;
@@ -164,9 +167,10 @@ pub mod __private {
 
     impl<H, S, V, K> RunEntry for &&Entry<Consumer<H, S, V, K>>
     where
-        H: crate::Handler<V, K, S>,
-        V: Decode,
-        K: Decode,
+        H: crate::Handler<V, K, S> + 'static,
+        S: 'static,
+        V: Decode + 'static,
+        K: Decode + 'static,
     {
         fn run(self) -> std::process::ExitCode {
             match self.0.take() {

@@ -11,23 +11,33 @@ use crate::report::Counts;
 
 /// Where and how the per-invocation metrics are written.
 ///
-/// On by default for [`Consumer::run`](crate::Consumer::run): namespace `MskLambda`, one
-/// dimension `FunctionName`. Environment variables override the defaults without a rebuild:
-/// `MSK_LAMBDA_METRICS=off`, `MSK_LAMBDA_METRICS_NAMESPACE=...`.
+/// **Off unless asked for.** EMF metrics are CloudWatch custom metrics, billed per metric and
+/// per combination of dimension values (7 metrics for each function, at the price of custom
+/// metrics in your region, plus the log bytes of one line per invocation). Turn them on with
+/// [`Consumer::metrics`](crate::Consumer::metrics)`(Metrics::new("MskLambda"))`, or without a
+/// rebuild with the environment variable `MSK_LAMBDA_METRICS=on` (`off` turns them off again
+/// whatever the code says; `MSK_LAMBDA_METRICS_NAMESPACE=...` sets the namespace). Every line has
+/// the dimension `FunctionName` (`AWS_LAMBDA_FUNCTION_NAME`, `local` in local runs) plus the
+/// ones you add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metrics {
     pub(crate) enabled: bool,
     pub(crate) namespace: String,
     pub(crate) dimensions: Vec<(String, String)>,
+    pub(crate) function_name: String,
 }
 
+/// The namespace used when none is given.
+const DEFAULT_NAMESPACE: &str = "MskLambda";
+
 impl Default for Metrics {
+    /// No metrics (see the type's docs for turning them on).
     fn default() -> Self {
-        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
         Metrics {
-            enabled: true,
-            namespace: "MskLambda".to_owned(),
-            dimensions: vec![("FunctionName".to_owned(), function)],
+            enabled: false,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            dimensions: Vec::new(),
+            function_name: "local".to_owned(),
         }
     }
 }
@@ -35,27 +45,36 @@ impl Default for Metrics {
 impl Metrics {
     /// Metrics in `namespace`, dimension `FunctionName` only.
     pub fn new(namespace: impl Into<String>) -> Self {
-        Metrics { namespace: namespace.into(), ..Metrics::default() }
+        Metrics { enabled: true, namespace: namespace.into(), ..Metrics::default() }
     }
 
-    /// No metrics.
+    /// No metrics (the default).
     pub fn off() -> Self {
-        Metrics { enabled: false, ..Metrics::default() }
+        Metrics::default()
     }
 
-    /// Adds a dimension (e.g. `("Service", "orders")`); at most 30 per EMF line.
+    /// Adds a dimension (e.g. `("Service", "orders")`); at most 29 besides `FunctionName`.
     pub fn dimension(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.dimensions.push((name.into(), value.into()));
         self
     }
 
-    /// The settings after the `MSK_LAMBDA_METRICS*` environment variables.
+    /// The settings after the environment: `MSK_LAMBDA_METRICS=on|off`,
+    /// `MSK_LAMBDA_METRICS_NAMESPACE`, and the function's name for the `FunctionName` dimension.
     pub(crate) fn with_env_overrides(mut self) -> Self {
-        if std::env::var("MSK_LAMBDA_METRICS").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-            self.enabled = false;
+        match std::env::var("MSK_LAMBDA_METRICS") {
+            Ok(v) if v.eq_ignore_ascii_case("off") => self.enabled = false,
+            Ok(v) if v.eq_ignore_ascii_case("on") => self.enabled = true,
+            Ok(v) => {
+                tracing::warn!(value = %v, "MSK_LAMBDA_METRICS is neither `on` nor `off`: ignored")
+            }
+            Err(_) => {}
         }
         if let Ok(namespace) = std::env::var("MSK_LAMBDA_METRICS_NAMESPACE") {
             self.namespace = namespace;
+        }
+        if let Ok(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            self.function_name = function;
         }
         self
     }
@@ -67,7 +86,9 @@ impl Metrics {
         }
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let mut doc = Map::new();
-        let names: Vec<&str> = self.dimensions.iter().map(|(n, _)| n.as_str()).collect();
+        let dimensions = std::iter::once(("FunctionName", self.function_name.as_str()))
+            .chain(self.dimensions.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let names: Vec<&str> = dimensions.clone().map(|(n, _)| n).collect();
         let mut metrics = vec![
             ("Records", "Count", json!(m.counts.records)),
             ("RecordsSucceeded", "Count", json!(m.counts.succeeded)),
@@ -77,7 +98,10 @@ impl Metrics {
             ("BatchDuration", "Milliseconds", json!(millis(m.duration))),
         ];
         if let Some(oldest) = m.oldest_timestamp_ms {
-            let age = (now.as_millis() as i64 - oldest).max(0);
+            // Timestamps before the epoch were left out when `oldest` was taken; a clock that
+            // is behind gives 0, never a negative age.
+            let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+            let age = now_ms.saturating_sub(oldest).max(0);
             metrics.push(("OldestRecordAge", "Milliseconds", json!(age)));
         }
         let definitions: Vec<Value> =
@@ -93,8 +117,8 @@ impl Metrics {
                 }],
             }),
         );
-        for (name, value) in &self.dimensions {
-            doc.insert(name.clone(), json!(value));
+        for (name, value) in dimensions {
+            doc.insert(name.to_owned(), json!(value));
         }
         for (name, _, value) in metrics {
             doc.insert(name.into(), value);
@@ -111,7 +135,8 @@ fn millis(d: Duration) -> f64 {
 pub(crate) struct InvocationMetrics {
     pub counts: Counts,
     pub duration: Duration,
-    /// The smallest record timestamp in the event (ms since the epoch), if any record.
+    /// The smallest record timestamp in the event (ms since the epoch), of the records that
+    /// have one.
     pub oldest_timestamp_ms: Option<i64>,
 }
 
@@ -148,5 +173,24 @@ mod tests {
         assert!(v["OldestRecordAge"].as_i64().unwrap() > 1_700_000_000_000);
         assert!(v["_aws"]["Timestamp"].as_u64().is_some());
         assert_eq!(Metrics::off().line(&m), None);
+        assert_eq!(Metrics::default().line(&m), None, "metrics are opt-in");
+    }
+
+    #[test]
+    fn ages_never_overflow() {
+        let metrics = Metrics::new("Shop");
+        for (oldest, age) in [(i64::MIN, None), (i64::MAX, Some(0)), (-1, None)] {
+            let m = InvocationMetrics {
+                counts: Counts::default(),
+                duration: Duration::ZERO,
+                oldest_timestamp_ms: Some(oldest),
+            };
+            let v: Value = serde_json::from_str(&metrics.line(&m).unwrap()).unwrap();
+            let got = v["OldestRecordAge"].as_i64().unwrap();
+            match age {
+                Some(age) => assert_eq!(got, age),
+                None => assert!(got > 1_700_000_000_000),
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ use crate::headers::Headers;
 
 /// One Kafka record, its key decoded as `K` and its value as `V` (see [`Decode`](crate::Decode)).
 ///
-/// The key type defaults to `()`: the key is not decoded, so a binary key never fails a handler
+/// The value comes first (Kafka's own order is key, value) so that the key type can default:
+/// `K = ()` means the key is not decoded, so a binary key never fails a handler
 /// that ignores it. `Record<Json<MyEvent>>` is the common form;
 /// `Record<Json<MyEvent>, Option<String>>` also reads a text key that may be absent.
 ///
@@ -37,7 +38,7 @@ pub struct Record<V, K = ()> {
 /// The part of a record that all records of its partition share.
 #[derive(Debug)]
 pub(crate) struct RecordShared {
-    pub partition_key: String,
+    pub topic_partition: String,
     pub topic: String,
     pub context: Arc<InvocationContext>,
 }
@@ -58,20 +59,22 @@ impl<V, K> Record<V, K> {
         self.offset
     }
 
-    /// `"<topic>-<partition>"`: the key of the event's `records` map, as used in the response.
-    pub fn partition_key(&self) -> &str {
-        &self.shared.partition_key
+    /// `"<topic>-<partition>"`: the key of the event's `records` map, which the partial batch
+    /// response names (and msk-lambda's logs call `topic_partition`). Not the record's key.
+    pub fn topic_partition(&self) -> &str {
+        &self.shared.topic_partition
     }
 
-    /// The record timestamp in milliseconds since the Unix epoch.
-    pub fn timestamp_millis(&self) -> i64 {
-        self.timestamp
+    /// The record timestamp in milliseconds since the Unix epoch; `None` when the record has
+    /// none (Kafka's `NO_TIMESTAMP_TYPE`, or a negative timestamp such as Kafka's -1).
+    pub fn timestamp_millis(&self) -> Option<i64> {
+        timestamp_millis(self.timestamp, self.timestamp_type)
     }
 
-    /// The record timestamp as a [`SystemTime`] (the epoch for negative timestamps).
-    pub fn timestamp(&self) -> SystemTime {
-        let millis = u64::try_from(self.timestamp).unwrap_or(0);
-        SystemTime::UNIX_EPOCH + Duration::from_millis(millis)
+    /// The record timestamp as a [`SystemTime`]; `None` when the record has none.
+    pub fn timestamp(&self) -> Option<SystemTime> {
+        let millis = u64::try_from(self.timestamp_millis()?).ok()?;
+        Some(SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
     }
 
     /// Whether the timestamp was set by the producer or by the broker.
@@ -94,8 +97,8 @@ impl<V, K> Record<V, K> {
         self.value
     }
 
-    /// Takes the decoded key and value out.
-    pub fn into_key_value(self) -> (K, V) {
+    /// Takes the decoded key and value out, in Kafka's order: `(key, value)`.
+    pub fn into_parts(self) -> (K, V) {
         (self.key, self.value)
     }
 
@@ -160,6 +163,12 @@ impl fmt::Debug for Redacted<'_> {
             None => f.write_str("None"),
         }
     }
+}
+
+/// A record's timestamp, if it has one: Kafka writes -1 (`NO_TIMESTAMP`) with
+/// `NO_TIMESTAMP_TYPE` for records without.
+pub(crate) fn timestamp_millis(millis: i64, kind: TimestampType) -> Option<i64> {
+    (millis >= 0 && kind != TimestampType::NoTimestampType).then_some(millis)
 }
 
 /// Who set a record's timestamp.

@@ -52,7 +52,7 @@ impl PartitionShared {
             .sum();
         PartitionShared {
             record: Arc::new(RecordShared {
-                partition_key: batch.key.to_string(),
+                topic_partition: batch.key.to_string(),
                 topic: batch.records.first().map_or("", |r| &*r.topic).to_owned(),
                 context: Arc::clone(context),
             }),

@@ -121,7 +121,7 @@ async fn whole_batch_mode_fails_the_invocation() {
         assert_eq!(err.error_type(), "MskLambda.BatchFailed");
         assert_eq!(err.to_string(), expected);
         let diagnostic = lambda_runtime_diagnostic(err);
-        assert_eq!(diagnostic.0, "MskLambda.BatchFailed");
+        assert_eq!(diagnostic, ("MskLambda.BatchFailed".to_owned(), expected.to_owned()));
     }
     let ok = TestEvent::msk().record(rec("a", 0, 1, "ok")).to_bytes();
     let response =
@@ -129,8 +129,10 @@ async fn whole_batch_mode_fails_the_invocation() {
     assert_eq!(response.to_json(), r#"{"batchItemFailures":[]}"#);
 }
 
+/// What lambda_runtime reports for the invocation error (through our `From` impl).
 fn lambda_runtime_diagnostic(err: InvocationError) -> (String, String) {
-    (err.error_type().to_owned(), err.to_string())
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    (diagnostic.error_type, diagnostic.error_message)
 }
 
 #[tokio::test]

@@ -18,11 +18,11 @@ struct Order {
 /// Everything a handler can read of a record, as plain values.
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
-    partition_key: String,
+    topic_partition: String,
     topic: String,
     partition: i32,
     offset: i64,
-    timestamp: i64,
+    timestamp: Option<i64>,
     timestamp_type: TimestampType,
     key: Option<String>,
     value: Option<u32>,
@@ -34,7 +34,7 @@ struct Seen {
 
 fn seen<V>(r: &Record<V, Option<String>>, value: Option<u32>) -> Seen {
     Seen {
-        partition_key: r.partition_key().to_owned(),
+        topic_partition: r.topic_partition().to_owned(),
         topic: r.topic().to_owned(),
         partition: r.partition(),
         offset: r.offset(),
@@ -66,9 +66,9 @@ async fn msk_event_with_every_shape_of_record() {
     let log = log.into_inner().unwrap();
     assert_eq!(log.len(), 5);
     let first = &log[0];
-    assert_eq!(first.partition_key, "orders.v1-eu-west-0");
+    assert_eq!(first.topic_partition, "orders.v1-eu-west-0");
     assert_eq!(first.topic, "orders.v1-eu-west");
-    assert_eq!((first.partition, first.offset, first.timestamp), (0, 15, 1545084650987));
+    assert_eq!((first.partition, first.offset, first.timestamp), (0, 15, Some(1545084650987)));
     assert_eq!(first.timestamp_type, TimestampType::CreateTime);
     assert_eq!(first.key.as_deref(), Some("order-1"));
     assert_eq!(first.value, Some(1));
@@ -88,7 +88,7 @@ async fn msk_event_with_every_shape_of_record() {
     assert_eq!((log[2].offset, log[2].value, log[2].raw_value.clone()), (17, None, None));
     assert_eq!((log[3].offset, log[3].value, log[3].headers.len()), (18, None, 0));
     // Partition 10 of a dashed, dotted topic; schema metadata kept; unknown fields ignored.
-    assert_eq!(log[4].partition_key, "orders.v1-eu-west-10");
+    assert_eq!(log[4].topic_partition, "orders.v1-eu-west-10");
     assert_eq!((log[4].partition, log[4].key.clone()), (10, None));
     assert_eq!(log[4].value_schema.as_deref(), Some("JSON:1234"));
 }
@@ -123,7 +123,7 @@ async fn self_managed_event() {
     assert!(response.is_success());
     let log = log.into_inner().unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0].partition_key.as_str(), log[0].offset), ("payments-v2-1", 9_000_000_000));
+    assert_eq!((log[0].topic_partition.as_str(), log[0].offset), ("payments-v2-1", 9_000_000_000));
     assert_eq!(log[0].key.as_deref(), Some("pay-7"));
     assert_eq!(log[0].headers[0].1, b"application/json");
     assert!(log[0].key_schema.as_deref().unwrap().starts_with("AVRO:arn:aws:glue"));

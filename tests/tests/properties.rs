@@ -200,7 +200,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
     let event = event_json(&case);
     let observed = RefCell::new(Observed::default());
     let handler = async |r: Record<Json<Payload>, String>| -> Result<(), String> {
-        let key = r.partition_key().to_owned();
+        let key = r.topic_partition().to_owned();
         {
             let mut o = observed.borrow_mut();
             o.calls.push((key.clone(), r.offset()));

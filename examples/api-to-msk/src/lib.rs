@@ -6,6 +6,8 @@
 //! - 400 with a message when the body is not JSON or lacks `userId` or `eventType`;
 //! - 503 when the cluster cannot be reached (the producer connects again on the next request).
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use msk_lambda::producer::{Producer, ProducerConfig, ProducerError};

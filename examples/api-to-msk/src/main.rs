@@ -2,6 +2,8 @@
 //! `MSK_AUTH` (`iam` by default, with `AWS_REGION`). Run it locally against a local broker:
 //! `MSK_AUTH=plaintext MSK_BOOTSTRAP_SERVERS=127.0.0.1:9092 cargo run -p api-to-msk -- examples/api-to-msk/events/post.json`
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use api_to_msk::{handle, HttpRequest, HttpResponse, Producers};

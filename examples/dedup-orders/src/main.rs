@@ -6,6 +6,8 @@
 //!
 //! Run it: `cargo run -p dedup-orders -- examples/dedup-orders/events/sample.json`
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashSet;
 use std::sync::Mutex;
 

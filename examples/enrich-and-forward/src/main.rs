@@ -5,6 +5,8 @@
 //! Configured from the environment like every producer: `MSK_BOOTSTRAP_SERVERS`, `MSK_AUTH`
 //! (`iam` by default, with `AWS_REGION`).
 
+#![forbid(unsafe_code)]
+
 use msk_lambda::producer::{Producer, ProducerConfig};
 use msk_lambda::{msk_handler, Json, Record};
 use serde::{Deserialize, Serialize};
@@ -56,7 +58,7 @@ async fn handle(
     record: Record<Json<UserEvent>>,
     producer: &Producer,
 ) -> Result<(), msk_lambda::Error> {
-    let source = format!("{}@{}", record.partition_key(), record.offset());
+    let source = format!("{}@{}", record.topic_partition(), record.offset());
     let enriched = enrich(record.value(), source);
     producer.send_json(OUTPUT_TOPIC, Some(enriched.user_id.as_bytes()), &enriched).await?;
     Ok(())

@@ -5,6 +5,8 @@
 //!
 //! Run it: `cargo run -p log-lines -- examples/log-lines/events/sample.json`
 
+#![forbid(unsafe_code)]
+
 use bytes::Bytes;
 use msk_lambda::{msk_handler, Record};
 

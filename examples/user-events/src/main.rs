@@ -2,6 +2,8 @@
 //!
 //! Run it locally on the sample event: `cargo run -p user-events -- examples/user-events/events/sample.json`
 
+#![forbid(unsafe_code)]
+
 use msk_lambda::{msk_handler, Json, Record};
 use serde::Deserialize;
 

@@ -1,0 +1,74 @@
+//! The process entry point: serve Lambda invocations when the Runtime API is there, otherwise
+//! run locally over an event file; tracing set up the way Lambda expects; a current-thread tokio
+//! runtime around it all.
+//!
+//! This module sits above what it wires: it depends on the consumer and on both transports
+//! (`lambda`, `local`), and none of them depends on it.
+
+use std::process::ExitCode;
+
+use crate::consumer::Consumer;
+use crate::decode::Decode;
+use crate::handler::Handler;
+use crate::Error;
+
+/// Under Lambda (or an emulator of its Runtime API) `AWS_LAMBDA_RUNTIME_API` is set.
+pub(crate) fn under_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// The event file a local run reads: the first command-line argument.
+pub(crate) fn event_path() -> Option<std::ffi::OsString> {
+    std::env::args_os().nth(1)
+}
+
+impl<H, S, V, K> Consumer<H, S, V, K>
+where
+    H: Handler<V, K, S> + 'static,
+    S: 'static,
+    V: Decode + 'static,
+    K: Decode + 'static,
+{
+    /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) through
+    /// `lambda_runtime` (see [`into_runtime`](Consumer::into_runtime) to add layers or
+    /// SnapStart hooks); otherwise as a local run over the event file named by the first
+    /// command-line argument (`-` for stdin), printing the response JSON on stdout.
+    ///
+    /// Initialises tracing the way Lambda expects (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON logs,
+    /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level) unless a subscriber is already set.
+    pub async fn run(self) -> Result<(), Error> {
+        if under_lambda() {
+            self.into_runtime().await?.run().await
+        } else {
+            crate::logging::init(true);
+            crate::local::run(self, event_path()).await
+        }
+    }
+
+    /// Builds a current-thread tokio runtime, runs [`run`](Consumer::run) on it and turns the
+    /// result into the process exit code (printing the error, if any, to stderr).
+    pub fn main(self) -> ExitCode {
+        block_on_main(self.run())
+    }
+}
+
+/// Runs a binary's `main` future on a current-thread tokio runtime and turns its result into
+/// the exit code, printing the error, if any, to stderr.
+pub(crate) fn block_on_main(
+    main: impl std::future::Future<Output = Result<(), Error>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("msk_lambda: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", crate::error::chain(&*e));
+            ExitCode::FAILURE
+        }
+    }
+}
