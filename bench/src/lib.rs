@@ -41,7 +41,7 @@ pub mod framework {
         record: Record<Json<UserEvent>, Option<String>>,
     ) -> Result<(), msk_lambda::Error> {
         check(record.value())?;
-        let _trace = record.headers().text("trace-id")?;
+        let _trace = record.headers().first_text("trace-id")?;
         Ok(())
     }
 

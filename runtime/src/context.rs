@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 /// Where the event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventSource {
     /// Amazon MSK (`aws:kafka`).
     Msk,
@@ -23,13 +24,16 @@ impl EventSource {
 
 /// Facts about one invocation, shared by all its records.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct InvocationContext {
-    /// The Lambda request id (`local-…` in local runs).
+    /// The Lambda request id (`local` in local runs and tests).
     pub request_id: String,
     /// When Lambda will stop the invocation.
     pub deadline: SystemTime,
     /// The ARN the function was invoked with (empty in local runs).
     pub invoked_function_arn: String,
+    /// The X-Ray trace header of the invocation, when tracing is active.
+    pub xray_trace_id: Option<String>,
     /// MSK or self-managed Kafka; `None` if the event did not say.
     pub event_source: Option<EventSource>,
     /// The cluster ARN (MSK only).
@@ -51,6 +55,7 @@ impl InvocationContext {
             request_id: "local".to_owned(),
             deadline,
             invoked_function_arn: String::new(),
+            xray_trace_id: None,
             event_source: None,
             event_source_arn: None,
             bootstrap_servers: None,

@@ -7,13 +7,14 @@ use crate::Error;
 
 /// Handles one record with access to shared state `S`.
 ///
-/// You do not implement this yourself: [`Consumer::new`](crate::Consumer::new) and
-/// [`Consumer::with_state`](crate::Consumer::with_state) accept plain `async fn`s and wrap them.
+/// Sealed: you do not implement this yourself. [`Consumer::new`](crate::Consumer::new) and
+/// [`Consumer::with_state`](crate::Consumer::with_state) accept plain `async fn`s and wrap
+/// them; name the trait only in bounds of your own generic code.
 #[diagnostic::on_unimplemented(
     message = "this function cannot handle `Record<{V}, {K}>` records",
     note = "a handler is `async fn(Record<V, K>) -> Result<(), E>`, or with state `async fn(Record<V, K>, &S) -> Result<(), E>`, where `E: Into<msk_lambda::Error>`"
 )]
-pub trait Handler<V, K, S> {
+pub trait Handler<V, K, S>: sealed::Sealed {
     /// The handler's error type.
     type Error: Into<Error>;
 
@@ -33,6 +34,14 @@ pub struct Stateless<F>(pub(crate) F);
 /// An `async fn(Record<V, K>, &S) -> Result<(), E>`.
 #[derive(Debug, Clone, Copy)]
 pub struct Stateful<F>(pub(crate) F);
+
+mod sealed {
+    /// Keeps [`Handler`](super::Handler) to the wrappers of this module.
+    pub trait Sealed {}
+
+    impl<F> Sealed for super::Stateless<F> {}
+    impl<F> Sealed for super::Stateful<F> {}
+}
 
 impl<F, V, K, E> Handler<V, K, ()> for Stateless<F>
 where

@@ -52,7 +52,7 @@ impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "header `{}` is not UTF-8 text (first invalid byte at index {}); read it with Headers::get",
+            "header `{}` is not UTF-8 text (first invalid byte at index {}); read its bytes with Headers::first or Headers::last",
             self.name, self.valid_up_to
         )
     }
@@ -109,30 +109,42 @@ impl Headers {
     }
 
     /// The value bytes of the first header called `name`.
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.raw_iter().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
+    ///
+    /// Kafka allows a name more than once. Java's `Headers.lastHeader` (and most Kafka clients'
+    /// "get") return the *last*: use [`last`](Headers::last) for that meaning.
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.all(name).next()
     }
 
-    /// The value bytes of the last header called `name` (Kafka's `lastHeader`).
-    pub fn get_last(&self, name: &str) -> Option<&[u8]> {
-        self.raw_iter().filter(|(n, _)| *n == name.as_bytes()).last().map(|(_, v)| v)
+    /// The value bytes of the last header called `name` (Java's `Headers.lastHeader`).
+    pub fn last(&self, name: &str) -> Option<&[u8]> {
+        self.all(name).last()
     }
 
-    /// The values of every header called `name`, in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    /// The values of every header called `name`, in order (Java's `Headers.headers(key)`).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.raw_iter().filter(move |(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
     }
 
     /// The first header called `name` as UTF-8 text: `Ok(None)` when there is none, an error
     /// naming the header when its value is not UTF-8 (use `?` in a handler to fail the record).
-    pub fn text(&self, name: &str) -> Result<Option<&str>, HeaderError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(bytes) => std::str::from_utf8(bytes)
-                .map(Some)
-                .map_err(|e| HeaderError { name: name.to_owned(), valid_up_to: e.valid_up_to() }),
-        }
+    pub fn first_text(&self, name: &str) -> Result<Option<&str>, HeaderError> {
+        text(name, self.first(name))
     }
+
+    /// The last header called `name` as UTF-8 text, as [`first_text`](Headers::first_text) says.
+    pub fn last_text(&self, name: &str) -> Result<Option<&str>, HeaderError> {
+        text(name, self.last(name))
+    }
+}
+
+fn text<'a>(name: &str, value: Option<&'a [u8]>) -> Result<Option<&'a str>, HeaderError> {
+    value
+        .map(|bytes| {
+            std::str::from_utf8(bytes)
+                .map_err(|e| HeaderError { name: name.to_owned(), valid_up_to: e.valid_up_to() })
+        })
+        .transpose()
 }
 
 impl fmt::Debug for Headers {
@@ -154,18 +166,19 @@ mod tests {
         assert_eq!(h.len(), 4);
         let all: Vec<_> = h.iter().collect();
         assert_eq!(all, vec![("a", &b"1"[..]), ("b", b""), ("a", b"2"), ("", b"x")]);
-        assert_eq!(h.get("a"), Some(&b"1"[..]));
-        assert_eq!(h.get_last("a"), Some(&b"2"[..]));
-        assert_eq!(h.get_all("a").count(), 2);
-        assert_eq!(h.get("zz"), None);
-        assert_eq!(h.text("b"), Ok(Some("")));
-        assert_eq!(h.text("zz"), Ok(None));
+        assert_eq!(h.first("a"), Some(&b"1"[..]));
+        assert_eq!(h.last("a"), Some(&b"2"[..]));
+        assert_eq!(h.all("a").collect::<Vec<_>>(), vec![&b"1"[..], b"2"]);
+        assert_eq!((h.first("zz"), h.last("zz")), (None, None));
+        assert_eq!(h.first_text("b"), Ok(Some("")));
+        assert_eq!((h.first_text("a"), h.last_text("a")), (Ok(Some("1")), Ok(Some("2"))));
+        assert_eq!(h.first_text("zz"), Ok(None));
     }
 
     #[test]
     fn header_text_errors_name_the_header() {
         let h = Headers::from_pairs([("bin", [0x66u8, 0xc3])]);
-        let err = h.text("bin").unwrap_err().to_string();
+        let err = h.first_text("bin").unwrap_err().to_string();
         assert!(err.contains("`bin`") && err.contains("index 1"), "{err}");
         assert_eq!(format!("{h:?}"), r#"["bin: <2 bytes>"]"#);
     }

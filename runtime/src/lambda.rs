@@ -130,6 +130,7 @@ fn invocation_context(context: &lambda_runtime::Context) -> InvocationContext {
         request_id: context.request_id.clone(),
         deadline: deadline(context.deadline),
         invoked_function_arn: context.invoked_function_arn.clone(),
+        xray_trace_id: context.xray_trace_id.clone(),
         event_source: None,
         event_source_arn: None,
         bootstrap_servers: None,

@@ -54,6 +54,8 @@ mod report;
 pub mod testing;
 mod unwind;
 
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) raw keys, values and [`Decode`] inputs are.
+pub use bytes;
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
 pub use consumer::{Consumer, StateInit};
 pub use context::{EventSource, InvocationContext};

@@ -37,6 +37,7 @@ use serde::Serialize;
 
 /// How the producer authenticates.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Auth {
     /// No authentication, no TLS (port 9092): local brokers only.
     Plaintext,
@@ -68,6 +69,11 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// The default bound on a connection or a send, retries included: half of Lambda's 10 s INIT
+/// limit, so that a producer connected during INIT fails with its own message (which broker,
+/// what went wrong) instead of being killed by Lambda with none.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
@@ -79,7 +85,8 @@ pub struct ProducerConfig {
 
 impl ProducerConfig {
     /// Brokers as Lambda and MSK write them (`b-1:9098,b-2:9098`), plaintext until
-    /// [`auth`](Self::auth) says otherwise; requests time out after 10 s.
+    /// [`auth`](Self::auth) says otherwise; requests time out after
+    /// [`DEFAULT_REQUEST_TIMEOUT`] (5 s).
     pub fn new(bootstrap_servers: &str) -> Self {
         ProducerConfig {
             bootstrap_servers: bootstrap_servers
@@ -89,7 +96,7 @@ impl ProducerConfig {
                 .map(str::to_owned)
                 .collect(),
             auth: Auth::Plaintext,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             client_id: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "msk-lambda".to_owned()),
         }
@@ -97,7 +104,7 @@ impl ProducerConfig {
 
     /// From the environment: `MSK_BOOTSTRAP_SERVERS` (required); `MSK_AUTH` = `iam` (the
     /// default, with `AWS_REGION`), `scram` (with `MSK_SCRAM_USERNAME`, `MSK_SCRAM_PASSWORD`) or
-    /// `plaintext`; `MSK_REQUEST_TIMEOUT_MS` (default 10000).
+    /// `plaintext`; `MSK_REQUEST_TIMEOUT_MS` (default 5000).
     pub fn from_env() -> Result<Self, ProducerError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let missing =
@@ -145,7 +152,10 @@ impl ProducerConfig {
         self
     }
 
-    /// The longest a connection or a send may take, retries included (default 10 s).
+    /// The longest a connection or a send may take, retries included (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]). A producer connected in the state init function runs in
+    /// Lambda's INIT phase, which Lambda ends after 10 s: keep this well below that, or the
+    /// init is killed without the producer's own error.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self

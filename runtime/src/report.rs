@@ -49,6 +49,7 @@ impl BatchResponse {
 
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The handler returned `Ok`.
     Succeeded,
@@ -64,6 +65,7 @@ pub enum Outcome {
 
 /// Why a record failed. The message never quotes the record's payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Failure {
     /// What went wrong.
     pub kind: FailureKind,
@@ -111,6 +113,7 @@ impl FailureKind {
 
 /// The outcomes of one partition's records, in offset order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartitionReport {
     /// The records-map key, `"<topic>-<partition>"`.
     pub key: String,
@@ -120,6 +123,7 @@ pub struct PartitionReport {
 
 /// Record counts of one invocation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counts {
     /// Records in the event.
     pub records: usize,
@@ -224,6 +228,7 @@ impl BatchReport {
 
 /// In [`ResponseMode::WholeBatch`], the invocation error that makes Lambda retry the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchFailed {
     /// The outcomes that led to it.
     pub report: BatchReport,

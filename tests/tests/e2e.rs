@@ -18,7 +18,9 @@ fn event(records: &[(&str, i32, i64, &str)]) -> Vec<u8> {
 fn a_warm_function_serves_invocation_after_invocation() {
     let emulator = Emulator::start();
     let binary = Path::new(env!("CARGO_BIN_EXE_e2e-consumer"));
-    let mut function = emulator.function(binary, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    // Metrics are opt-in (they are billed as custom metrics): on through the environment.
+    let mut function = emulator
+        .function(binary, &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("MSK_LAMBDA_METRICS", "on")]);
 
     // 1. Every record succeeds.
     let all_ok =
@@ -82,7 +84,7 @@ fn a_warm_function_serves_invocation_after_invocation() {
     let f = failed[0];
     assert_eq!(f["level"], "WARN");
     assert_eq!(
-        (&f["fields"]["partition"], &f["fields"]["offset"]),
+        (&f["fields"]["topic_partition"], &f["fields"]["offset"]),
         (&"orders-0".into(), &11.into())
     );
     assert_eq!(f["fields"]["reason"], "refused offset 11");
@@ -123,15 +125,15 @@ fn a_warm_function_serves_invocation_after_invocation() {
 fn whole_batch_mode_fails_the_invocation_under_the_emulator() {
     let emulator = Emulator::start();
     let binary = Path::new(env!("CARGO_BIN_EXE_e2e-whole-batch"));
-    // Metrics switched off through the environment, without a rebuild.
-    let function = emulator.function(binary, &[("MSK_LAMBDA_METRICS", "off")]);
+    // Metrics are off unless asked for.
+    let function = emulator.function(binary, &[]);
     let ok = event(&[("t", 0, 1, "ok"), ("t", 1, 1, "ok")]);
     assert_eq!(emulator.invoke(&ok).unwrap(), r#"{"batchItemFailures":[]}"#);
     let failing = event(&[("t", 0, 2, "ok"), ("t", 0, 3, "err"), ("t", 1, 2, "ok")]);
     let err = emulator.invoke(&failing).unwrap_err();
     assert!(err.contains("MskLambda.BatchFailed"), "{err}");
     assert!(err.contains("t-0@3: handler: refused offset 3"), "{err}");
-    assert!(!function.output().contains("_aws"), "metrics are off");
+    assert!(!function.output().contains("_aws"), "metrics are off by default");
 }
 
 #[test]

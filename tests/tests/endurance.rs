@@ -58,7 +58,7 @@ async fn handle(record: Record<Json<UserEvent>, String>) -> Result<(), String> {
     if record.value().event_type == "bad" {
         return Err(format!("bad event for {}", record.key()));
     }
-    record.headers().text("source").map_err(|e| e.to_string())?;
+    record.headers().first_text("source").map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -97,11 +97,11 @@ async fn msk_event_with_every_shape_of_record() {
 async fn header_access_by_name() {
     let handler = async |r: Record<()>| -> Result<(), msk_lambda::Error> {
         let h = r.headers();
-        assert_eq!(h.text("trace-id")?, Some("tré"));
-        assert_eq!(h.get("tag"), Some(&b"a"[..]));
-        assert_eq!(h.get_last("tag"), Some(&b"b"[..]));
-        assert_eq!(h.get_all("tag").collect::<Vec<_>>(), vec![b"a", b"b"]);
-        assert_eq!(h.get("missing"), None);
+        assert_eq!(h.first_text("trace-id")?, Some("tré"));
+        assert_eq!(h.first("tag"), Some(&b"a"[..]));
+        assert_eq!(h.last("tag"), Some(&b"b"[..]));
+        assert_eq!(h.all("tag").collect::<Vec<_>>(), vec![b"a", b"b"]);
+        assert_eq!(h.first("missing"), None);
         Ok(())
     };
     let event = TestEvent::msk().record(
@@ -149,8 +149,8 @@ async fn ten_thousand_records_from_the_generator() {
     let handler = async |r: Record<Json<UserEvent>, String>| -> Result<(), String> {
         assert!(r.value().user_id.starts_with("user-") && !r.value().event_type.is_empty());
         assert_eq!(r.key(), &r.value().user_id);
-        assert_eq!(r.headers().text("source").unwrap(), Some("web-café"));
-        assert_eq!(r.headers().get("trace-id").map(<[u8]>::len), Some(16));
+        assert_eq!(r.headers().first_text("source").unwrap(), Some("web-café"));
+        assert_eq!(r.headers().first("trace-id").map(<[u8]>::len), Some(16));
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     };

@@ -288,6 +288,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
                     prop_assert!(failed_before && case.policy == FailurePolicy::StopPartition)
                 }
                 Outcome::NotStarted => deadline_before = true,
+                other => prop_assert!(false, "an outcome this test does not know: {other:?}"),
             }
             if deadline_before {
                 // After the deadline nothing later in the partition may succeed or fail anew.

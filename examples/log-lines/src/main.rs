@@ -7,7 +7,7 @@
 
 #![forbid(unsafe_code)]
 
-use bytes::Bytes;
+use msk_lambda::bytes::Bytes;
 use msk_lambda::{msk_handler, Record};
 
 /// Longest line accepted, in bytes.

@@ -32,7 +32,7 @@ async fn handle(record: Record<Json<UserEvent>, Option<String>>) -> Result<(), m
         )
         .into());
     }
-    let trace_id = record.headers().text("trace-id")?;
+    let trace_id = record.headers().first_text("trace-id")?;
     tracing::debug!(
         user_id = %event.user_id,
         event_type = %event.event_type,

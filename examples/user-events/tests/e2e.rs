@@ -9,7 +9,8 @@ use msk_lambda_tests::read_fixture;
 #[test]
 fn sample_and_ten_thousand_records_under_the_emulator() {
     let emulator = Emulator::start();
-    let function = emulator.function(Path::new(env!("CARGO_BIN_EXE_user-events")), &[]);
+    let binary = Path::new(env!("CARGO_BIN_EXE_user-events"));
+    let function = emulator.function(binary, &[("MSK_LAMBDA_METRICS", "on")]);
 
     let sample =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sample.json")).unwrap();
