@@ -7,7 +7,7 @@ use syn::spanned::Spanned as _;
 use syn::ItemFn;
 
 use crate::options::{Failure, Options, Response};
-use crate::signature::{self, Handler};
+use crate::signature::{self, Handler, RecordType};
 
 pub(crate) fn msk_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let (options, mut errors) = Options::parse(args);
@@ -63,51 +63,93 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     let name = &func.sig.ident;
     // One `use` of the runtime crate: a wrong `crate = "..."` path is reported once.
     let private = quote!(__msk_lambda_private);
-
-    // Each check is spanned on the user's type, so an unsupported type is reported there.
-    let mut checks = Vec::new();
-    for ty in std::iter::once(&handler.value).chain(&handler.key) {
-        checks.push(match signature::json_inner(ty) {
-            // `Json<T>` decodes exactly when `T` is a serde type: say so on `T`.
-            Some(inner) => {
-                quote_spanned!(inner.span()=> #private::assert_deserialize::<#inner>();)
-            }
-            None => quote_spanned!(ty.span()=> #private::assert_decode::<#ty>();),
-        });
-    }
-
-    // The handler's bounds (its error type converts into `msk_lambda::Error`, the state type
-    // matches) are checked by this call; spanned on the return type, that is where a wrong
-    // error type is reported.
+    // Calls whose bounds are about the handler (its error type converts into
+    // `msk_lambda::Error`, the state type matches) are spanned on the return type: that is
+    // where a wrong error type is reported.
     let output = handler.output_span;
     let private_at_output = quote_spanned!(output=> __msk_lambda_private);
-    let consumer = match (&options.state, handler.takes_state) {
-        (Some(init), true) => {
-            quote_spanned!(output=> #private_at_output::Consumer::with_state(#init, #name))
-        }
-        _ => quote_spanned!(output=> #private_at_output::Consumer::new(#name)),
-    };
-    let mut setters = Vec::new();
+
+    // `Options { concurrency: Some(..), .. }`: the builder calls the options stand for.
+    let mut fields = Vec::new();
     if let Some(n) = &options.concurrency {
-        setters.push(quote!(.concurrency(#n)));
+        // Unsuffixed, so that `8usize` and `8` read the same; checked non-zero by the options.
+        let n = syn::LitInt::new(n.base10_digits(), n.span());
+        fields.push(
+            quote!(concurrency: ::core::option::Option::Some(const { #private::concurrency(#n) })),
+        );
     }
     if let Some((lit, policy)) = &options.failure {
         let variant = match policy {
             Failure::StopPartition => quote_spanned!(lit.span()=> StopPartition),
             Failure::Continue => quote_spanned!(lit.span()=> Continue),
         };
-        setters.push(quote!(.failure_policy(#private::FailurePolicy::#variant)));
+        fields.push(
+            quote!(failure_policy: ::core::option::Option::Some(#private::FailurePolicy::#variant)),
+        );
     }
     if let Some((lit, mode)) = &options.response {
         let variant = match mode {
             Response::PartialBatch => quote_spanned!(lit.span()=> PartialBatch),
             Response::WholeBatch => quote_spanned!(lit.span()=> WholeBatch),
         };
-        setters.push(quote!(.response_mode(#private::ResponseMode::#variant)));
+        fields.push(
+            quote!(response_mode: ::core::option::Option::Some(#private::ResponseMode::#variant)),
+        );
     }
     if let Some(ms) = &options.deadline_margin_ms {
-        setters.push(quote!(.deadline_margin(#private::Duration::from_millis(#ms))));
+        let ms = syn::LitInt::new(ms.base10_digits(), ms.span());
+        fields.push(quote!(deadline_margin: ::core::option::Option::Some(#private::Duration::from_millis(#ms))));
     }
+    // `..Default::default()` for the options not given (clippy flags it when all are).
+    let rest = (fields.len() < 4).then(|| quote!(..::core::default::Default::default()));
+    let settings = quote!(#private::Options { #(#fields,)* #rest });
+    let state = options.state.as_ref().filter(|_| handler.takes_state);
+    let init = state.map(|init| quote!(#init,));
+    // The init function's type in the turbofish, spanned on `state = init`: a wrong init
+    // function is reported there.
+    let init_type = state.map(|init| quote_spanned!(init.span()=> _,));
+
+    let body = match &handler.record {
+        // `Record<V, K>` as written: each type is checked on its own (whole) tokens, so a
+        // `Json` of another crate is reported too, and `run_record` names them with those same
+        // tokens: rustc then reports an unmet `Decode` bound once, there.
+        RecordType::Written { value, key } => {
+            let mut checks =
+                vec![quote_spanned!(value.span()=> #private::assert_decode::<#value>();)];
+            checks.extend(
+                key.iter().map(|k| quote_spanned!(k.span()=> #private::assert_decode::<#k>();)),
+            );
+            let key = key.as_ref().map_or_else(|| quote!(_), |k| quote!(#k));
+            let run = match state {
+                Some(_) => {
+                    quote_spanned!(output=> #private_at_output::run_record_with_state::<#value, #key, #init_type _, _, _>)
+                }
+                None => {
+                    quote_spanned!(output=> #private_at_output::run_record::<#value, #key, _, _>)
+                }
+            };
+            quote! {
+                #(#checks)*
+                #run(#init #name, #settings)
+            }
+        }
+        // Anything else may be an alias of a record: the type system decides, and reports a
+        // type that is not a record once, on that type (`run` takes the record type from the
+        // handler, and its bounds do not name `Record`, so nothing else fails with it).
+        RecordType::Other(ty) => {
+            let check = quote_spanned!(ty.span()=> #private::assert_record::<#ty>(););
+            let run = match state {
+                Some(_) => {
+                    quote_spanned!(output=> #private_at_output::run_with_state::<#ty, #init_type _, _, _>)
+                }
+                None => quote_spanned!(output=> #private_at_output::run::<#ty, _, _>),
+            };
+            quote! {
+                #check
+                #run(#init #name, #settings)
+            }
+        }
+    };
 
     quote! {
         #func
@@ -115,13 +157,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         /// The Lambda entry point written by `#[msk_handler]`.
         fn main() -> ::std::process::ExitCode {
             use #krate::__private as __msk_lambda_private;
-            #[allow(unused_imports)]
-            use __msk_lambda_private::{RunEntry as _, RunFallback as _};
-            const _: () = {
-                #(#checks)*
-            };
-            let consumer = #consumer #(#setters)*;
-            (&&#private::Entry::new(consumer)).run()
+            #body
         }
     }
 }

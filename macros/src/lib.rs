@@ -4,6 +4,8 @@
 //! and documents it in full. This crate is an implementation detail: parsing of the options
 //! (`options.rs`), checks of the function (`signature.rs`) and the generated code (`expand.rs`).
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 
 mod expand;

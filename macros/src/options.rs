@@ -1,4 +1,8 @@
 //! The attribute's options: `#[msk_handler(concurrency = 8, state = init, ...)]`.
+//!
+//! Two passes, as tokio-macros does: [`Options::parse`] only collects each key's value (each key
+//! once), then [`Options::build`] checks every value. So a bad value does not hide a repeated
+//! key, and every mistake is reported together, each on its own token.
 
 use syn::parse::Parser as _;
 use syn::spanned::Spanned as _;
@@ -7,9 +11,21 @@ use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Path};
 /// Every key the attribute accepts, as listed in error messages.
 const KEYS: &str = "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `crate`";
 
-/// The parsed options. Each key may be given once; values are checked as they are set.
+/// The options as written: each key's value, not yet checked.
+#[derive(Default)]
+struct Raw {
+    concurrency: Option<Expr>,
+    state: Option<Expr>,
+    failure: Option<Expr>,
+    response: Option<Expr>,
+    deadline_margin_ms: Option<Expr>,
+    krate: Option<Expr>,
+}
+
+/// The checked options.
 #[derive(Default)]
 pub(crate) struct Options {
+    /// At least 1.
     pub concurrency: Option<LitInt>,
     pub state: Option<Path>,
     pub failure: Option<(LitStr, Failure)>,
@@ -30,117 +46,76 @@ pub(crate) enum Response {
     WholeBatch,
 }
 
+/// How each key is written, for messages about a missing or misplaced value.
+fn example(name: &str) -> &'static str {
+    match name {
+        "concurrency" => "concurrency = 8",
+        "state" => "state = init",
+        "failure" => "failure = \"continue\"",
+        "response" => "response = \"whole_batch\"",
+        "deadline_margin_ms" => "deadline_margin_ms = 1000",
+        _ => "crate = \"my_msk_lambda\"",
+    }
+}
+
 impl Options {
-    /// Parses the attribute's arguments, collecting every error rather than the first.
+    /// Parses and checks the attribute's arguments, collecting every error rather than the
+    /// first. The options are usable (with the faulty ones left out) even when there are errors.
     pub(crate) fn parse(args: proc_macro2::TokenStream) -> (Options, Vec<syn::Error>) {
-        let mut options = Options::default();
+        let mut raw = Raw::default();
         let mut errors = Vec::new();
         let parser = syn::meta::parser(|meta| {
             let key = meta.path.clone();
-            let name = match key.get_ident() {
-                Some(ident) => ident.to_string(),
-                None => {
+            // `key = value`, `key(value)` or a bare `key`: read whatever is there, so that one
+            // mistake is one error (and not a second one about the tokens left over).
+            let value = if meta.input.peek(syn::Token![=]) {
+                Some(meta.value()?.parse::<Expr>()?)
+            } else {
+                if meta.input.peek(syn::token::Paren) {
+                    let _ = meta.input.parse::<proc_macro2::TokenTree>()?;
+                }
+                None
+            };
+            let name = key.get_ident().map(ToString::to_string);
+            let slot = match name.as_deref() {
+                Some("concurrency") => &mut raw.concurrency,
+                Some("state") => &mut raw.state,
+                Some("failure") => &mut raw.failure,
+                Some("response") => &mut raw.response,
+                Some("deadline_margin_ms") => &mut raw.deadline_margin_ms,
+                Some("crate") => &mut raw.krate,
+                _ => {
+                    let shown = name.map_or_else(String::new, |n| format!(" `{n}`"));
                     errors.push(syn::Error::new_spanned(
                         &key,
-                        format!("unknown option; the options are {KEYS}"),
+                        format!("unknown option{shown}; the options are {KEYS}"),
                     ));
-                    let _ = meta.value().and_then(|v| v.parse::<Expr>());
                     return Ok(());
                 }
             };
-            let value: Expr = match meta.value() {
-                Ok(v) => v.parse()?,
-                Err(_) => {
-                    errors.push(syn::Error::new_spanned(
-                        &key,
-                        format!("`{name}` needs a value: `{name} = ...`"),
-                    ));
-                    return Ok(());
-                }
-            };
-            if let Err(e) = options.set(&name, &key, value) {
-                errors.push(e);
+            let name = name.unwrap_or_default();
+            if slot.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!("`{name}` is set more than once; keep one"),
+                ));
+                return Ok(());
+            }
+            match value {
+                Some(value) => *slot = Some(value),
+                None => errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!("`{name}` needs a value: `{}`", example(&name)),
+                )),
             }
             Ok(())
         });
         if let Err(e) = parser.parse2(args) {
             errors.push(e);
         }
+        let (options, found) = raw.build();
+        errors.extend(found);
         (options, errors)
-    }
-
-    fn set(&mut self, name: &str, key: &Path, value: Expr) -> syn::Result<()> {
-        match name {
-            "concurrency" => {
-                let lit = int(&value, "concurrency", "concurrency = 8")?;
-                if lit.base10_parse::<u32>().map_or(true, |n| n == 0) {
-                    return Err(syn::Error::new_spanned(
-                        &lit,
-                        "`concurrency` is how many partitions run at once: a whole number from 1 up, e.g. `concurrency = 8`",
-                    ));
-                }
-                once(&mut self.concurrency, lit, key, name)
-            }
-            "deadline_margin_ms" => {
-                let lit = int(&value, "deadline_margin_ms", "deadline_margin_ms = 1000")?;
-                if lit.base10_parse::<u64>().is_err() {
-                    return Err(syn::Error::new_spanned(
-                        &lit,
-                        "`deadline_margin_ms` is a number of milliseconds, e.g. `deadline_margin_ms = 1000`",
-                    ));
-                }
-                once(&mut self.deadline_margin_ms, lit, key, name)
-            }
-            "state" => match value {
-                Expr::Path(p) if p.qself.is_none() => once(&mut self.state, p.path, key, name),
-                other => Err(syn::Error::new_spanned(
-                    other,
-                    "`state` names the async fn that builds the shared state, e.g. `state = init` for `async fn init() -> Result<State, E>`",
-                )),
-            },
-            "failure" => {
-                let lit = string(&value, "failure", "failure = \"continue\"")?;
-                let policy = match lit.value().as_str() {
-                    "stop_partition" => Failure::StopPartition,
-                    "continue" => Failure::Continue,
-                    _ => {
-                        return Err(syn::Error::new_spanned(
-                            &lit,
-                            "`failure` is \"stop_partition\" (the default: a partition stops at its first failed record) or \"continue\" (run every record, report each failure)",
-                        ))
-                    }
-                };
-                once(&mut self.failure, (lit, policy), key, name)
-            }
-            "response" => {
-                let lit = string(&value, "response", "response = \"whole_batch\"")?;
-                let mode = match lit.value().as_str() {
-                    "partial_batch" => Response::PartialBatch,
-                    "whole_batch" => Response::WholeBatch,
-                    _ => {
-                        return Err(syn::Error::new_spanned(
-                            &lit,
-                            "`response` is \"partial_batch\" (the default: needs ReportBatchItemFailures on the event source mapping) or \"whole_batch\" (any failure fails the invocation)",
-                        ))
-                    }
-                };
-                once(&mut self.response, (lit, mode), key, name)
-            }
-            "crate" => {
-                let lit = string(&value, "crate", "crate = \"my_msk_lambda\"")?;
-                let path = lit.parse_with(Path::parse_mod_style).map_err(|_| {
-                    syn::Error::new_spanned(
-                        &lit,
-                        "`crate` is the path msk-lambda is imported under, e.g. `crate = \"my_msk_lambda\"`",
-                    )
-                })?;
-                once(&mut self.krate, path, key, name)
-            }
-            _ => Err(syn::Error::new_spanned(
-                key,
-                format!("unknown option `{name}`; the options are {KEYS}"),
-            )),
-        }
     }
 
     /// The path generated code names the runtime crate by: `::msk_lambda` unless overridden.
@@ -149,32 +124,129 @@ impl Options {
     }
 }
 
-fn once<T>(slot: &mut Option<T>, value: T, key: &Path, name: &str) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(syn::Error::new_spanned(
-            key,
-            format!("`{name}` is set more than once; keep one"),
-        ));
+impl Raw {
+    /// Checks every value; a wrong one is left out of the options and reported.
+    fn build(self) -> (Options, Vec<syn::Error>) {
+        let mut errors = Vec::new();
+        let options = Options {
+            concurrency: checked(self.concurrency, &mut errors, |v| concurrency(&v)),
+            state: checked(self.state, &mut errors, state),
+            failure: checked(self.failure, &mut errors, |v| failure(&v)),
+            response: checked(self.response, &mut errors, |v| response(&v)),
+            deadline_margin_ms: checked(self.deadline_margin_ms, &mut errors, |v| {
+                deadline_margin(&v)
+            }),
+            krate: checked(self.krate, &mut errors, |v| krate(&v)),
+        };
+        (options, errors)
     }
-    *slot = Some(value);
-    Ok(())
 }
 
-fn int(value: &Expr, name: &str, example: &str) -> syn::Result<LitInt> {
-    match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => Ok(lit.clone()),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("`{name}` takes a whole number literal, e.g. `{example}`"),
+/// The checked value of a key, if it was given and is right; its error otherwise.
+fn checked<T>(
+    value: Option<Expr>,
+    errors: &mut Vec<syn::Error>,
+    check: impl FnOnce(Expr) -> syn::Result<T>,
+) -> Option<T> {
+    check(value?).map_err(|e| errors.push(e)).ok()
+}
+
+fn concurrency(value: &Expr) -> syn::Result<LitInt> {
+    let lit = int(value, "concurrency", "usize")?;
+    match lit.base10_parse::<usize>() {
+        Ok(n) if n > 0 => Ok(lit),
+        _ => Err(syn::Error::new_spanned(
+            &lit,
+            "`concurrency` is how many partitions run at once: a whole number from 1 up, e.g. `concurrency = 8`",
         )),
     }
 }
 
-fn string(value: &Expr, name: &str, example: &str) -> syn::Result<LitStr> {
+fn deadline_margin(value: &Expr) -> syn::Result<LitInt> {
+    let lit = int(value, "deadline_margin_ms", "u64")?;
+    match lit.base10_parse::<u64>() {
+        Ok(_) => Ok(lit),
+        Err(_) => Err(syn::Error::new_spanned(
+            &lit,
+            "`deadline_margin_ms` is a number of milliseconds, e.g. `deadline_margin_ms = 1000`",
+        )),
+    }
+}
+
+fn state(value: Expr) -> syn::Result<Path> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => Ok(p.path),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`state` names the async fn that builds the shared state, e.g. `state = init` for `async fn init() -> Result<State, E>`",
+        )),
+    }
+}
+
+fn failure(value: &Expr) -> syn::Result<(LitStr, Failure)> {
+    let lit = string(value, "failure")?;
+    match lit.value().as_str() {
+        "stop_partition" => Ok((lit, Failure::StopPartition)),
+        "continue" => Ok((lit, Failure::Continue)),
+        _ => Err(syn::Error::new_spanned(
+            &lit,
+            "`failure` is \"stop_partition\" (the default: a partition stops at its first failed record) or \"continue\" (run every record, report each failure)",
+        )),
+    }
+}
+
+fn response(value: &Expr) -> syn::Result<(LitStr, Response)> {
+    let lit = string(value, "response")?;
+    match lit.value().as_str() {
+        "partial_batch" => Ok((lit, Response::PartialBatch)),
+        "whole_batch" => Ok((lit, Response::WholeBatch)),
+        _ => Err(syn::Error::new_spanned(
+            &lit,
+            "`response` is \"partial_batch\" (the default: needs ReportBatchItemFailures on the event source mapping) or \"whole_batch\" (any failure fails the invocation)",
+        )),
+    }
+}
+
+fn krate(value: &Expr) -> syn::Result<Path> {
+    let lit = string(value, "crate")?;
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        syn::Error::new_spanned(
+            &lit,
+            "`crate` is the path msk-lambda is imported under, e.g. `crate = \"my_msk_lambda\"`",
+        )
+    })
+}
+
+/// An integer literal, unsuffixed or with the one suffix the builder takes (`usize`, `u64`).
+fn int(value: &Expr, name: &str, suffix: &str) -> syn::Result<LitInt> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => {
+            if lit.suffix().is_empty() || lit.suffix() == suffix {
+                Ok(lit.clone())
+            } else {
+                Err(syn::Error::new_spanned(
+                    lit,
+                    format!(
+                        "`{name}` is a `{suffix}`: write the number without the `{}` suffix, e.g. `{name} = {}`",
+                        lit.suffix(),
+                        lit.base10_digits()
+                    ),
+                ))
+            }
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes a whole number literal, e.g. `{}`", example(name)),
+        )),
+    }
+}
+
+fn string(value: &Expr, name: &str) -> syn::Result<LitStr> {
     match value {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
-        other => {
-            Err(syn::Error::new(other.span(), format!("`{name}` takes a string, e.g. `{example}`")))
-        }
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("`{name}` takes a string, e.g. `{}`", example(name)),
+        )),
     }
 }

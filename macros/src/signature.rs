@@ -5,14 +5,21 @@ use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, 
 
 /// What the expansion needs from a valid handler signature.
 pub(crate) struct Handler {
-    /// `V` of `Record<V, K>`.
-    pub value: Type,
-    /// `K` of `Record<V, K>`, if written.
-    pub key: Option<Type>,
+    /// The type of the first parameter.
+    pub record: RecordType,
     /// Where the return type is written: errors about the error type go there.
     pub output_span: proc_macro2::Span,
     /// Whether the handler takes `&S` as its second parameter.
     pub takes_state: bool,
+}
+
+/// The first parameter's type, as written.
+pub(crate) enum RecordType {
+    /// `Record<V>` or `Record<V, K>`: the key and value types are checked on their own tokens.
+    Written { value: Type, key: Option<Box<Type>> },
+    /// Anything else (a type alias, a renamed import, or a mistake): the type system decides,
+    /// through a check spanned on this type.
+    Other(Type),
 }
 
 const SHAPE: &str = "`async fn name(record: Record<V, K>) -> Result<(), E>`";
@@ -98,26 +105,21 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
         ReturnType::Default => sig.ident.span(),
     };
     match (errors.is_empty(), record) {
-        (true, Some((value, key))) => Ok(Handler { value, key, output_span, takes_state }),
+        (true, Some(record)) => Ok(Handler { record, output_span, takes_state }),
         _ => Err(errors),
     }
 }
 
-/// `Record<V>` → `(V, None)`; `Record<V, K>` → `(V, Some(K))`.
-fn record_types(ty: &Type) -> syn::Result<(Type, Option<Type>)> {
-    let not_record = || {
-        syn::Error::new_spanned(
-            ty,
-            "the handler's first parameter is the record: `Record<V>` or `Record<V, K>`, e.g. `record: Record<Json<MyEvent>>` or `record: Record<String, Option<String>>`",
-        )
-    };
+/// `Record<V>` or `Record<V, K>` as written; any other type is left to the type system (it may
+/// be an alias of a record), except a `Record` written with a wrong number of types.
+fn record_types(ty: &Type) -> syn::Result<RecordType> {
+    let other = Ok(RecordType::Other(ty.clone()));
     let Type::Path(TypePath { qself: None, path }) = ty else {
-        return Err(not_record());
+        return other;
     };
-    let last = path.segments.last().ok_or_else(not_record)?;
-    if last.ident != "Record" {
-        return Err(not_record());
-    }
+    let Some(last) = path.segments.last().filter(|s| s.ident == "Record") else {
+        return other;
+    };
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return Err(syn::Error::new_spanned(
             ty,
@@ -138,65 +140,42 @@ fn record_types(ty: &Type) -> syn::Result<(Type, Option<Type>)> {
             "`Record` takes one or two types: `Record<V>` or `Record<V, K>`",
         ));
     }
-    Ok((types[0].clone(), types.get(1).map(|t| (*t).clone())))
+    Ok(RecordType::Written {
+        value: types[0].clone(),
+        key: types.get(1).map(|t| Box::new((*t).clone())),
+    })
 }
 
-/// `T` of `Json<T>` or `Option<Json<T>>`.
-pub(crate) fn json_inner(ty: &Type) -> Option<Type> {
-    let (name, inner) = single_type_arg(ty)?;
-    match name.as_str() {
-        "Json" => Some(inner.clone()),
-        "Option" => {
-            let (name, inner) = single_type_arg(inner)?;
-            (name == "Json").then(|| inner.clone())
-        }
-        _ => None,
-    }
-}
-
-fn single_type_arg(ty: &Type) -> Option<(String, &Type)> {
-    let Type::Path(TypePath { qself: None, path }) = ty else {
-        return None;
-    };
-    let last = path.segments.last()?;
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first() {
-        Some(GenericArgument::Type(t)) if args.args.len() == 1 => Some((last.ident.to_string(), t)),
-        _ => None,
-    }
-}
-
-/// The return type must be `Result<(), E>` (or an alias `Result<()>`).
+/// The handler returns `Result<(), E>`. Checked here only where the written type says
+/// otherwise for sure: no return type at all, or `Result<X, ..>` with `X` not `()`. Anything else
+/// (an alias such as `anyhow::Result<()>` or `type HandlerResult = ...`) is left to the
+/// handler's trait bounds, which are reported on the return type.
 fn check_return_type(sig: &Signature) -> syn::Result<()> {
-    let expected = "the handler returns `Result<(), E>`, e.g. `-> Result<(), msk_lambda::Error>`: `Ok(())` marks the record done, `Err` fails it";
     let ty = match &sig.output {
         ReturnType::Default => {
-            return Err(syn::Error::new(sig.paren_token.span.close(), expected));
+            return Err(syn::Error::new(
+                sig.paren_token.span.close(),
+                "the handler returns `Result<(), E>`, e.g. `-> Result<(), msk_lambda::Error>`: `Ok(())` marks the record done, `Err` fails it",
+            ));
         }
         ReturnType::Type(_, ty) => ty,
     };
     let Type::Path(TypePath { qself: None, path }) = &**ty else {
-        return Err(syn::Error::new_spanned(ty, expected));
+        return Ok(());
     };
-    let last = path.segments.last().filter(|s| s.ident == "Result");
-    let Some(PathArguments::AngleBracketed(args)) = last.map(|s| &s.arguments) else {
-        return Err(syn::Error::new_spanned(ty, expected));
+    let Some(last) = path.segments.last().filter(|s| s.ident == "Result") else {
+        return Ok(());
     };
-    let mut types = args.args.iter().filter_map(|a| match a {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    });
-    match types.next() {
-        Some(Type::Tuple(unit)) if unit.elems.is_empty() => {}
-        Some(other) => {
-            return Err(syn::Error::new_spanned(
-                other,
-                "a record handler has no output: return `Result<(), E>`",
-            ))
-        }
-        None => return Err(syn::Error::new_spanned(ty, expected)),
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return Ok(());
+    };
+    match args.args.first() {
+        Some(GenericArgument::Type(Type::Tuple(unit))) if unit.elems.is_empty() => Ok(()),
+        Some(GenericArgument::Type(Type::Paren(_) | Type::Group(_))) | None => Ok(()),
+        Some(GenericArgument::Type(other)) => Err(syn::Error::new_spanned(
+            other,
+            "a record handler has no output: return `Result<(), E>`",
+        )),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,8 @@ type InitFn<S> = Box<dyn Fn() -> InitFuture<S> + Send + Sync>;
 /// This is what `#[msk_handler]` expands to, usable without the macro:
 ///
 /// ```no_run
+/// use std::num::NonZeroUsize;
+///
 /// use msk_lambda::{Consumer, Json, Record};
 ///
 /// #[derive(serde::Deserialize)]
@@ -42,7 +45,7 @@ type InitFn<S> = Box<dyn Fn() -> InitFuture<S> + Send + Sync>;
 /// }
 ///
 /// fn main() -> std::process::ExitCode {
-///     Consumer::new(handle).concurrency(8).main()
+///     Consumer::new(handle).concurrency(NonZeroUsize::new(8).unwrap()).main()
 /// }
 /// ```
 ///
@@ -101,6 +104,10 @@ pub trait StateInit<S> {
     fn init(&self) -> Pin<Box<dyn Future<Output = Result<S, Error>>>>;
 }
 
+// Not recommended: for a wrong init function (`fn init() -> State`, `async fn init() -> State`)
+// rustc then reports `StateInit` itself, with the message above, on the `init` argument,
+// instead of the unmet bound inside this impl ("`State` is not a future").
+#[diagnostic::do_not_recommend]
 impl<I, Fut, S, E> StateInit<S> for I
 where
     I: Fn() -> Fut,
@@ -128,11 +135,15 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
     /// How many partitions are processed at once (default 16). Records of one partition
     /// always run one at a time, in offset order.
     ///
-    /// # Panics
-    /// If `partitions` is 0.
-    pub fn concurrency(mut self, partitions: usize) -> Self {
-        assert!(partitions > 0, "msk_lambda: concurrency must be at least 1 partition");
-        self.config.concurrency = partitions;
+    /// ```
+    /// # use msk_lambda::{Consumer, Record};
+    /// # async fn handle(_: Record<String>) -> Result<(), msk_lambda::Error> { Ok(()) }
+    /// use std::num::NonZeroUsize;
+    ///
+    /// let consumer = Consumer::new(handle).concurrency(NonZeroUsize::new(8).unwrap());
+    /// ```
+    pub fn concurrency(mut self, partitions: NonZeroUsize) -> Self {
+        self.config.concurrency = partitions.get();
         self
     }
 

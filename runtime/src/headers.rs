@@ -113,12 +113,12 @@ impl Headers {
     /// Kafka allows a name more than once. Java's `Headers.lastHeader` (and most Kafka clients'
     /// "get") return the *last*: use [`last`](Headers::last) for that meaning.
     pub fn first(&self, name: &str) -> Option<&[u8]> {
-        self.all(name).next()
+        self.raw_iter().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| v)
     }
 
     /// The value bytes of the last header called `name` (Java's `Headers.lastHeader`).
     pub fn last(&self, name: &str) -> Option<&[u8]> {
-        self.all(name).last()
+        self.raw_iter().filter(|(n, _)| *n == name.as_bytes()).last().map(|(_, v)| v)
     }
 
     /// The values of every header called `name`, in order (Java's `Headers.headers(key)`).

@@ -2,6 +2,7 @@
 //! response modes; order within partitions; concurrency; deadlines; shared state.
 
 use std::cell::{Cell, RefCell};
+use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
 use msk_lambda::testing::{TestEvent, TestRecord};
@@ -202,7 +203,11 @@ async fn records_of_a_partition_run_in_offset_order() {
     // An out-of-order partition in the event still runs in offset order.
     let mut event = TestEvent::msk().records(records).to_value();
     event["records"]["t-5"].as_array_mut().unwrap().reverse();
-    Consumer::new(handler).concurrency(3).invoke(event.to_string().as_bytes()).await.unwrap();
+    Consumer::new(handler)
+        .concurrency(NonZeroUsize::new(3).unwrap())
+        .invoke(event.to_string().as_bytes())
+        .await
+        .unwrap();
     let calls = calls.into_inner();
     assert_eq!(calls.len(), 300);
     for partition in 0..6 {
@@ -231,7 +236,11 @@ async fn partitions_in_flight_never_exceed_the_concurrency() {
     let event = TestEvent::msk().records(records).to_bytes();
     for limit in [1, 4, 16] {
         peak.set(0);
-        Consumer::new(handler).concurrency(limit).invoke(&event).await.unwrap();
+        Consumer::new(handler)
+            .concurrency(NonZeroUsize::new(limit).unwrap())
+            .invoke(&event)
+            .await
+            .unwrap();
         assert_eq!(peak.get(), limit, "concurrency {limit}");
     }
 }

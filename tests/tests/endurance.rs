@@ -8,6 +8,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::num::NonZeroUsize;
 
 use msk_lambda::testing::{TestEvent, TestRecord};
 use msk_lambda::{Consumer, InvocationContext, Json, Record};
@@ -123,7 +124,7 @@ async fn five_hundred_partitions_at_the_configured_concurrency() {
     let event = TestEvent::msk().records(records).to_bytes();
     for concurrency in [1, 16, 500] {
         peak.set(0);
-        let consumer = Consumer::new(handler).concurrency(concurrency);
+        let consumer = Consumer::new(handler).concurrency(NonZeroUsize::new(concurrency).unwrap());
         let report = consumer.process(&event, InvocationContext::local()).await.unwrap();
         assert_eq!(report.partitions.len(), 500);
         assert_eq!(report.counts().succeeded, 1000);

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
 use msk_lambda::{
@@ -230,7 +231,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         }
     };
     let consumer = Consumer::new(handler)
-        .concurrency(case.concurrency)
+        .concurrency(NonZeroUsize::new(case.concurrency).unwrap())
         .failure_policy(case.policy)
         .response_mode(case.mode)
         .deadline_margin(Duration::from_millis(case.margin_ms));
