@@ -20,6 +20,12 @@ pub fn check_against_serde(json: &[u8]) {
     assert_eq!(normalize(fast), normalize(serde), "{:?}", String::from_utf8_lossy(json));
 }
 
+/// How many records of `json` the fast parser read in exactly Lambda's layout (its straight-line
+/// path), or `None` when it declines the event. Tests use it to prove they reach that path.
+pub fn lambda_layout_records(json: &[u8]) -> Option<usize> {
+    fast_parser::parse_counting(json).map(|(_, records)| records)
+}
+
 fn normalize(wire: Wire<'_>) -> String {
     use std::fmt::Write as _;
     let mut out = format!(

@@ -20,11 +20,23 @@ const MAX_DEPTH: u32 = 64;
 
 /// Parses the event, or `None` if it is not in the plain form this parser takes.
 pub(crate) fn parse(json: &[u8]) -> Option<Wire<'_>> {
-    let mut p =
-        Parser { json, at: 0, last_topic: None, header_names: Vec::new(), headers: Vec::new() };
+    parse_counting(json).map(|(wire, _)| wire)
+}
+
+/// [`parse`], and how many records were read in exactly Lambda's layout, by the straight-line
+/// reader (the differential tests prove with it that they reach that path).
+pub(crate) fn parse_counting(json: &[u8]) -> Option<(Wire<'_>, usize)> {
+    let mut p = Parser {
+        json,
+        at: 0,
+        last_topic: None,
+        header_names: Vec::new(),
+        headers: Vec::new(),
+        lambda_layout_records: 0,
+    };
     let wire = p.envelope()?;
     p.ws();
-    (p.at == json.len()).then_some(wire)
+    (p.at == json.len()).then_some((wire, p.lambda_layout_records))
 }
 
 /// The parser's state: the input and where it is, and what earlier records taught it.
@@ -37,6 +49,8 @@ struct Parser<'a> {
     header_names: Vec<&'a str>,
     /// The decoded headers of all records (see [`crate::event::wire::RawHeaders::Decoded`]).
     headers: Vec<u8>,
+    /// Records read in exactly Lambda's layout (see [`parse_counting`]).
+    lambda_layout_records: usize,
 }
 
 /// Sets a field once; a duplicate sends the event to serde (which reports it).
@@ -89,6 +103,8 @@ mod tests {
             // Compact up to a point, then whitespace: read again by the general path.
             r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":1,"timestamp":2,"timestampType":"CREATE_TIME","key":null,"value":null,"headers":[{"a":[-128,127]},{"b":[1, 2]}]}]}}"#,
         ];
+        // The first is in Lambda's exact layout: read by the straight-line reader.
+        assert_eq!(crate::event::differential::lambda_layout_records(fast[0].as_bytes()), Some(1));
         for event in fast {
             assert!(parse(event.as_bytes()).is_some(), "{event}");
             crate::event::differential::check_against_serde(event.as_bytes());

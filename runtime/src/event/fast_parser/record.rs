@@ -39,6 +39,7 @@ impl<'a> Parser<'a> {
         self.literal(b",\"headers\":")?;
         let headers = self.headers()?;
         self.literal(b"}")?;
+        self.lambda_layout_records += 1;
         Some(RawRecord {
             topic: Text(Cow::Borrowed(topic)),
             partition,
