@@ -154,10 +154,14 @@ fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<(), EventError> {
     Ok(())
 }
 
-/// `key == format!("{topic}-{partition}")`, without allocating.
+/// `key == format!("{topic}-{partition}")`, without allocating: the partition's digits only, as
+/// Kafka writes them (no sign, no leading zero), so a key names one topic and partition only.
 fn key_matches(key: &str, topic: &str, partition: i32) -> bool {
     key.strip_prefix(topic).and_then(|rest| rest.strip_prefix('-')).is_some_and(|digits| {
-        digits.parse::<i32>().ok() == Some(partition) && !digits.starts_with('+')
+        !digits.is_empty()
+            && digits.bytes().all(|d| d.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+            && digits.parse::<i32>().ok() == Some(partition)
     })
 }
 
@@ -251,6 +255,16 @@ mod tests {
         let wrong = err(r#"{"records":{"t-0":[{"topic":"t","partition":"secret","offset":1}]}}"#);
         assert!(wrong.starts_with("the event's field `records.t-0[0].partition` is wrong: JSON of the wrong shape: invalid type: string, expected i32"), "{wrong}");
         assert!(!wrong.contains("secret"));
+        // A record or schema metadata written as an array of its fields is not one.
+        let array = err(r#"{"records":{"t-0":[["t",0,5]]}}"#);
+        assert_eq!(array, "the event's field `records.t-0[0]` is wrong: JSON of the wrong shape: invalid type: sequence, expected a record object ({\"topic\": …, \"partition\": …, \"offset\": …}) at line 1 column 19");
+        let array = err(
+            r#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":5,"valueSchemaMetadata":["AVRO","s"]}]}}"#,
+        );
+        assert!(array.starts_with("the event's field `records.t-0[0].valueSchemaMetadata` is wrong: JSON of the wrong shape: invalid type: sequence, expected a schema metadata object"), "{array}");
+        for event in [&br#"{"records":{"t-0":[["t",0,5]]}}"#[..], br#"{"records":{"t-0":[{"topic":"t","partition":0,"offset":5,"keySchemaMetadata":["AVRO","s"]}]}}"#] {
+            assert!(fast_parser::parse(event).is_none(), "the fast parser declines it too");
+        }
         let not_obj = err(r#"{"records":[]}"#);
         assert!(not_obj.starts_with("the event's field `records` is wrong"), "{not_obj}");
     }
@@ -266,6 +280,13 @@ mod tests {
         assert!(e.contains("neither may be negative"), "{e}");
         assert!(key_matches("a-b.c-10", "a-b.c", 10));
         assert!(!key_matches("a-b.c-+10", "a-b.c", 10));
+        // A sign would let `t--0` hold records of topic `t` and of topic `t-`.
+        assert!(!key_matches("t--0", "t", 0));
+        assert!(key_matches("t--0", "t-", 0));
+        assert!(!key_matches("t-010", "t", 10));
+        assert!(!key_matches("t-", "t", 0));
+        let e = err(r#"{"records":{"t--0":[{"topic":"t","partition":0,"offset":1}]}}"#);
+        assert!(e.contains(r#"records["t--0"] holds a record of topic `t` partition 0"#), "{e}");
         assert!(!key_matches("a-b.c10", "a-b.c", 10));
     }
 

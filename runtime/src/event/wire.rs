@@ -66,8 +66,12 @@ pub(crate) struct PartitionBatch<'a> {
 }
 
 /// One record as Lambda sent it: payloads still base64 text.
+///
+/// serde's derived impl is kept as the inherent `RawRecord::deserialize` (`remote = "Self"`)
+/// and reached only through an object: a derived struct would also take a JSON array as its
+/// fields in order, which no Kafka event holds.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub(crate) struct RawRecord<'a> {
     #[serde(borrow)]
     pub topic: Text<'a>,
@@ -81,13 +85,29 @@ pub(crate) struct RawRecord<'a> {
     pub key: Option<Base64<'a>>,
     #[serde(borrow, default)]
     pub value: Option<Base64<'a>>,
-    /// Decoded only when the record runs (see [`decode_headers`]).
+    /// Decoded only when the record runs (see [`crate::event::decode_headers`]).
     #[serde(borrow, default)]
     pub headers: RawHeaders<'a>,
     #[serde(default)]
     pub key_schema_metadata: Option<Box<SchemaMetadata>>,
     #[serde(default)]
     pub value_schema_metadata: Option<Box<SchemaMetadata>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawRecord<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawRecord<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record object ({\"topic\": …, \"partition\": …, \"offset\": …})")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawRecord::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// A JSON string, borrowed from the event unless it contained escapes.

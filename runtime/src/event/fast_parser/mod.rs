@@ -79,6 +79,9 @@ mod tests {
         assert!(matches!(records[0].headers, RawHeaders::Decoded { count: 1, .. }));
         let headers = crate::event::decode_headers(records[0].headers.clone(), &decoded).unwrap();
         assert_eq!(headers.get("a"), Some(&[1, 255][..]));
+        // The straight-line reader read the headers before it met `x` and gave way: what it
+        // decoded is not left behind in the buffer (only the general reader's copy is).
+        assert_eq!(decoded.len(), 4 + 4 + 1 + 2, "one header: two lengths, `a`, two bytes");
     }
 
     /// The shortcuts (expected field order, remembered topic and header names, byte patterns)

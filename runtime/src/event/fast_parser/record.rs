@@ -11,11 +11,14 @@ impl<'a> Parser<'a> {
     /// each key is first compared with the one expected next; any other key is read and
     /// looked up, so order and unknown fields still work, only more slowly.
     pub(super) fn record(&mut self) -> Option<RawRecord<'a>> {
-        let start = self.at;
+        let (start, decoded) = (self.at, self.headers.len());
         if let Some(record) = self.lambda_record() {
             return Some(record);
         }
+        // Read again from the start, and the headers the straight-line reader may have decoded
+        // dropped, so they are not left in the shared buffer as garbage.
         self.at = start;
+        self.headers.truncate(decoded);
         self.any_record()
     }
 
