@@ -1,6 +1,8 @@
 //! Support for tests and fuzzing only (the `__differential` feature; not public API): the fast
 //! parser checked against serde_json.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 
 use super::fast_parser;
@@ -58,4 +60,17 @@ fn normalize(wire: Wire<'_>) -> String {
         }
     }
     out
+}
+
+static FAST_PARSER: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fast parser off (or on again) for the whole process, so every event is parsed by
+/// serde_json into the wire types: the simple alternative the benchmarks weigh the fast parser
+/// against. On by default.
+pub fn use_fast_parser(on: bool) {
+    FAST_PARSER.store(on, Ordering::Relaxed);
+}
+
+pub(super) fn fast_parser_on() -> bool {
+    FAST_PARSER.load(Ordering::Relaxed)
 }

@@ -70,7 +70,11 @@ impl<'a> Envelope<'a> {
                 "not a Kafka event: the event must be a JSON object with a `records` object",
             ));
         }
-        let wire: Wire<'a> = match fast_parser::parse(bytes) {
+        #[cfg(feature = "__differential")]
+        let fast = differential::fast_parser_on().then(|| fast_parser::parse(bytes)).flatten();
+        #[cfg(not(feature = "__differential"))]
+        let fast = fast_parser::parse(bytes);
+        let wire: Wire<'a> = match fast {
             Some(wire) => wire,
             // Escapes, odd numbers, errors: serde_json reads it, and words any error.
             None => match serde_json::from_slice(bytes) {
