@@ -1,6 +1,7 @@
 //! Support for tests and fuzzing only (the `__differential` feature; not public API): the fast
 //! parser checked against serde_json.
 
+#[cfg(feature = "__differential")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
@@ -62,8 +63,10 @@ fn normalize(wire: Wire<'_>) -> String {
     out
 }
 
+#[cfg(feature = "__differential")]
 static FAST_PARSER: AtomicBool = AtomicBool::new(true);
 
+#[cfg(feature = "__differential")]
 /// Turns the fast parser off (or on again) for the whole process, so every event is parsed by
 /// serde_json into the wire types: the simple alternative the benchmarks weigh the fast parser
 /// against. On by default.
@@ -71,6 +74,7 @@ pub fn use_fast_parser(on: bool) {
     FAST_PARSER.store(on, Ordering::Relaxed);
 }
 
+#[cfg(feature = "__differential")]
 pub(super) fn fast_parser_on() -> bool {
     FAST_PARSER.load(Ordering::Relaxed)
 }

@@ -46,7 +46,7 @@ impl<'a> Parser<'a> {
             let header = HeaderWriter::begin(buf, self.header_name()?);
             self.literal(b":[")?;
             if self.literal(b"]").is_none() {
-                self.compact_byte_array(buf)?;
+                self.byte_array(buf)?;
             }
             header.end(buf);
             count += 1;

@@ -131,74 +131,41 @@ impl<'a> Parser<'a> {
     }
 
     /// The rest of a non-empty array of signed bytes (after its `[`), appended to `out`: the
-    /// hot loop of header decoding, so it matches each number as a slice pattern.
+    /// hot loop of header decoding. Each number is matched as a slice pattern and the byte after
+    /// it must be `,` or `]`, Lambda's compact form; whitespace, tried only when that fails,
+    /// is skipped. A longer number, a leading zero, a fraction or an exponent leaves something
+    /// else after the digits, and the array to serde.
     pub(super) fn byte_array(&mut self, out: &mut Vec<u8>) -> Option<()> {
         let json = self.json;
-        let mut at = self.at;
         let digit = |d: u8| u32::from(d - b'0');
-        loop {
+        let skip_ws = |mut at: usize| {
             while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(at) {
                 at += 1;
             }
+            at
+        };
+        let mut at = self.at;
+        loop {
             let rest = json.get(at..)?;
             let (negative, digits) = match rest {
                 [b'-', tail @ ..] => (true, tail),
                 _ => (false, rest),
             };
-            // -?(0|[1-9][0-9]{0,2}); a longer number, a leading zero, a fraction or an
-            // exponent is caught by the check of the byte after it below.
+            // -?(0|[1-9][0-9]{0,2})
             let (magnitude, len) = match *digits {
                 [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
                     (digit(a) * 100 + digit(b) * 10 + digit(c), 3)
                 }
                 [a @ b'1'..=b'9', b @ b'0'..=b'9', ..] => (digit(a) * 10 + digit(b), 2),
-                // `-0` is a float to serde_json, not a byte.
-                [a @ b'0'..=b'9', ..] if !(negative && a == b'0') => (digit(a), 1),
-                _ => return None,
-            };
-            at += usize::from(negative) + len;
-            let signed = if negative { -(magnitude as i32) } else { magnitude as i32 };
-            let byte = i8::try_from(signed).ok()? as u8;
-            while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(at) {
-                at += 1;
-            }
-            match json.get(at) {
-                Some(b',') => {
-                    out.push(byte);
-                    at += 1;
+                [a @ b'0'..=b'9', ..] => (digit(a), 1),
+                // Whitespace before the number: skipped, then the number read (`- 1` is not one).
+                [b' ' | b'\n' | b'\r' | b'\t', ..] if !negative => {
+                    at = skip_ws(at);
+                    if !matches!(json.get(at), Some(b'-' | b'0'..=b'9')) {
+                        return None;
+                    }
+                    continue;
                 }
-                Some(b']') => {
-                    out.push(byte);
-                    self.at = at + 1;
-                    return Some(());
-                }
-                // More digits, a fraction, an exponent or anything else: serde decides.
-                _ => return None,
-            }
-        }
-    }
-
-    /// [`Parser::byte_array`] without whitespace (`104,-61,0]`); `None` for anything else.
-    pub(super) fn compact_byte_array(&mut self, out: &mut Vec<u8>) -> Option<()> {
-        let json = self.json;
-        let digit = |d: u8| u32::from(d - b'0');
-        let mut at = self.at;
-        loop {
-            let rest = json.get(at..)?;
-            let (negative, digits) = match rest {
-                [b'-', tail @ ..] => (true, tail),
-                _ => (false, rest),
-            };
-            // The number and the byte after it: `,` or `]` (anything else, including more
-            // digits, a leading zero's next digit, a fraction or whitespace, is not compact).
-            let (magnitude, len, after) = match *digits {
-                [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', after, ..] => {
-                    (digit(a) * 100 + digit(b) * 10 + digit(c), 3, after)
-                }
-                [a @ b'1'..=b'9', b @ b'0'..=b'9', after, ..] => {
-                    (digit(a) * 10 + digit(b), 2, after)
-                }
-                [a @ b'0'..=b'9', after, ..] => (digit(a), 1, after),
                 _ => return None,
             };
             // `-0` is a float to serde_json, not a byte.
@@ -207,14 +174,21 @@ impl<'a> Parser<'a> {
             }
             let signed = if negative { -(magnitude as i32) } else { magnitude as i32 };
             let byte = i8::try_from(signed).ok()? as u8;
-            at += usize::from(negative) + len + 1;
+            at += usize::from(negative) + len;
+            let mut after = json.get(at).copied();
+            if let Some(b' ' | b'\n' | b'\r' | b'\t') = after {
+                at = skip_ws(at);
+                after = json.get(at).copied();
+            }
+            at += 1;
             match after {
-                b',' => out.push(byte),
-                b']' => {
+                Some(b',') => out.push(byte),
+                Some(b']') => {
                     out.push(byte);
                     self.at = at;
                     return Some(());
                 }
+                // More digits, a fraction, an exponent or anything else: serde decides.
                 _ => return None,
             }
         }
