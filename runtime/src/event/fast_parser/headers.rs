@@ -13,14 +13,8 @@ impl<'a> Parser<'a> {
         }
         // Taken out while it is written to; put back as it was if the headers are not plain.
         let mut buf = std::mem::take(&mut self.headers);
-        let (start, at) = (buf.len(), self.at);
-        let mut count = self.compact_header_list(&mut buf);
-        if count.is_none() {
-            // Not in the compact form: read again, whitespace and all.
-            buf.truncate(start);
-            self.at = at;
-            count = self.header_list(&mut buf);
-        }
+        let start = buf.len();
+        let count = self.header_list(&mut buf);
         if count.is_none() {
             buf.truncate(start);
         }
@@ -33,60 +27,36 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `[{"name":[bytes]},…]` exactly as Lambda writes it (no whitespace, one header an
-    /// object), written to `buf`; the number of headers. `None` for any other form.
-    pub(super) fn compact_header_list(&mut self, buf: &mut Vec<u8>) -> Option<u32> {
-        self.literal(b"[")?;
-        if self.literal(b"]").is_some() {
-            return Some(0);
-        }
-        let mut count = 0u32;
-        loop {
-            self.literal(b"{")?;
-            let header = HeaderWriter::begin(buf, self.header_name()?);
-            self.literal(b":[")?;
-            if self.literal(b"]").is_none() {
-                self.byte_array(buf)?;
-            }
-            header.end(buf);
-            count += 1;
-            self.literal(b"}")?;
-            if self.literal(b"]").is_some() {
-                return Some(count);
-            }
-            self.literal(b",")?;
-        }
-    }
-
-    /// `[{"name": [bytes]}, …]`, written to `buf`; the number of headers.
+    /// `[{"name": [bytes]}, …]`, written to `buf`; the number of headers. Each token is looked
+    /// for right where it is first (Lambda writes no whitespace), past whitespace only then.
     pub(super) fn header_list(&mut self, buf: &mut Vec<u8>) -> Option<u32> {
         let mut count = 0u32;
-        self.expect(b'[')?;
-        if self.eat(b']') {
+        self.expect_next(b'[')?;
+        if self.eat_next(b']') {
             return Some(0);
         }
         loop {
-            self.expect(b'{')?;
-            if !self.eat(b'}') {
+            self.expect_next(b'{')?;
+            if !self.eat_next(b'}') {
                 loop {
                     let header = HeaderWriter::begin(buf, self.header_name()?);
-                    self.expect(b':')?;
-                    self.expect(b'[')?;
-                    if !self.eat(b']') {
+                    self.expect_next(b':')?;
+                    self.expect_next(b'[')?;
+                    if !self.eat_next(b']') {
                         self.byte_array(buf)?;
                     }
                     header.end(buf);
                     count += 1;
-                    if self.eat(b'}') {
+                    if self.eat_next(b'}') {
                         break;
                     }
-                    self.expect(b',')?;
+                    self.expect_next(b',')?;
                 }
             }
-            if self.eat(b']') {
+            if self.eat_next(b']') {
                 return Some(count);
             }
-            self.expect(b',')?;
+            self.expect_next(b',')?;
         }
     }
 

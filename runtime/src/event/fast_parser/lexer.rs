@@ -26,6 +26,23 @@ impl<'a> Parser<'a> {
         hit
     }
 
+    /// Consumes `byte` if it comes next: looked for right here first (Lambda writes no
+    /// whitespace), and past whitespace only then.
+    #[inline(always)]
+    pub(super) fn eat_next(&mut self, byte: u8) -> bool {
+        if self.json.get(self.at) == Some(&byte) {
+            self.at += 1;
+            return true;
+        }
+        self.eat(byte)
+    }
+
+    /// [`Parser::eat_next`], or `None`.
+    #[inline(always)]
+    pub(super) fn expect_next(&mut self, byte: u8) -> Option<()> {
+        self.eat_next(byte).then_some(())
+    }
+
     pub(super) fn expect(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
     }
