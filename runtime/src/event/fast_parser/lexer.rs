@@ -54,6 +54,19 @@ impl<'a> Parser<'a> {
         hit
     }
 
+    /// Consumes what `matcher` finds at the start of the rest of the input (it returns the
+    /// length, at most the rest's).
+    #[inline(always)]
+    pub(super) fn consume(&mut self, matcher: impl FnOnce(&[u8]) -> Option<usize>) -> bool {
+        match matcher(&self.json[self.at..]) {
+            Some(len) => {
+                self.at += len;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Consumes `literal` if the input continues with it.
     #[inline(always)]
     pub(super) fn literal(&mut self, literal: &'static [u8]) -> Option<()> {

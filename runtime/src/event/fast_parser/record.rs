@@ -7,106 +7,74 @@ use crate::event::wire::{RawHeaders, RawRecord, Text};
 use crate::record::{SchemaMetadata, TimestampType};
 
 impl<'a> Parser<'a> {
-    /// One record. Lambda writes the fields of every record in the same order (`FIELDS`), so
-    /// each key is first compared with the one expected next; any other key is read and
-    /// looked up, so order and unknown fields still work, only more slowly.
+    /// One record. Lambda writes the fields of every record in the same order (`FIELDS`) and
+    /// without whitespace, so each member is first compared, separator and colon included
+    /// (`,"offset":`), with the one expected next. Only when that fails is the input read as
+    /// any JSON object: whitespace, another order, unknown fields, only more slowly.
     pub(super) fn record(&mut self) -> Option<RawRecord<'a>> {
-        let (start, decoded) = (self.at, self.headers.len());
-        if let Some(record) = self.lambda_record() {
-            return Some(record);
-        }
-        // Read again from the start, and the headers the straight-line reader may have decoded
-        // dropped, so they are not left in the shared buffer as garbage.
-        self.at = start;
-        self.headers.truncate(decoded);
-        self.any_record()
-    }
-
-    /// A record exactly as Lambda writes it: every field, in order, no whitespace. Straight-line
-    /// code for the common case; anything else is left to [`Parser::any_record`].
-    pub(super) fn lambda_record(&mut self) -> Option<RawRecord<'a>> {
-        self.literal(b"{\"topic\":")?;
-        let topic = self.topic()?;
-        self.literal(b",\"partition\":")?;
-        let partition = i32::try_from(self.integer()?).ok()?;
-        self.literal(b",\"offset\":")?;
-        let offset = self.integer()?;
-        self.literal(b",\"timestamp\":")?;
-        let timestamp = self.integer()?;
-        self.literal(b",\"timestampType\":")?;
-        let timestamp_type = self.timestamp_type()?;
-        self.literal(b",\"key\":")?;
-        let key = self.base64()?;
-        self.literal(b",\"value\":")?;
-        let value = self.base64()?;
-        self.literal(b",\"headers\":")?;
-        let headers = self.headers()?;
-        self.literal(b"}")?;
-        self.lambda_layout_records += 1;
-        Some(RawRecord {
-            topic: Text(Cow::Borrowed(topic)),
-            partition,
-            offset,
-            timestamp,
-            timestamp_type,
-            key,
-            value,
-            headers,
-            key_schema_metadata: None,
-            value_schema_metadata: None,
-        })
-    }
-
-    /// A record in any field order, with whitespace, unknown fields, schema metadata.
-    pub(super) fn any_record(&mut self) -> Option<RawRecord<'a>> {
         let (mut topic, mut partition, mut offset) = (None, None, None);
         let (mut timestamp, mut timestamp_type) = (None, None);
         let (mut key, mut value, mut headers) = (None, None, None);
         let (mut key_schema, mut value_schema) = (None, None);
         self.expect(b'{')?;
-        let mut next = 0;
-        if !self.eat(b'}') {
-            loop {
-                self.ws();
-                let field = match expected_field(&self.json[self.at..], next) {
-                    Some(len) => {
-                        self.at += len;
-                        Some(next)
+        // Lambda's layout, straight-line: each member compared, separator and colon included,
+        // with the one Lambda writes next. At the first that differs, the loop below goes on
+        // from there (`next` is the index in FIELDS of the member expected next).
+        let mut next = TOPIC;
+        'layout: {
+            macro_rules! member {
+                ($literal:literal, $slot:ident = $value:expr, $index:ident) => {
+                    if self.literal($literal).is_none() {
+                        break 'layout;
                     }
-                    None => {
-                        let name = self.raw_string()?;
-                        match FIELDS.iter().position(|f| *f == name) {
-                            Some(i) => Some(i),
-                            None => {
-                                std::str::from_utf8(name).ok()?;
-                                None
-                            }
-                        }
-                    }
+                    $slot = Some($value);
+                    next = $index + 1;
                 };
-                self.expect(b':')?;
-                match field {
-                    Some(TOPIC) => once(&mut topic, self.topic()?)?,
-                    Some(PARTITION) => {
-                        once(&mut partition, i32::try_from(self.integer()?).ok()?)?;
-                    }
-                    Some(OFFSET) => once(&mut offset, self.integer()?)?,
-                    Some(TIMESTAMP) => once(&mut timestamp, self.integer()?)?,
-                    Some(TIMESTAMP_TYPE) => once(&mut timestamp_type, self.timestamp_type()?)?,
-                    Some(KEY) => once(&mut key, self.base64()?)?,
-                    Some(VALUE) => once(&mut value, self.base64()?)?,
-                    Some(HEADERS) => once(&mut headers, self.headers()?)?,
-                    Some(KEY_SCHEMA) => once(&mut key_schema, self.schema()?)?,
-                    Some(VALUE_SCHEMA) => once(&mut value_schema, self.schema()?)?,
-                    _ => self.skip(1)?,
-                }
-                next = field.map_or(next, |f| f + 1);
-                if self.eat(b'}') {
-                    break;
-                }
-                self.expect(b',')?;
             }
+            member!(b"\"topic\":", topic = self.topic()?, TOPIC);
+            member!(
+                b",\"partition\":",
+                partition = i32::try_from(self.integer()?).ok()?,
+                PARTITION
+            );
+            member!(b",\"offset\":", offset = self.integer()?, OFFSET);
+            member!(b",\"timestamp\":", timestamp = self.integer()?, TIMESTAMP);
+            member!(
+                b",\"timestampType\":",
+                timestamp_type = self.timestamp_type()?,
+                TIMESTAMP_TYPE
+            );
+            member!(b",\"key\":", key = self.base64()?, KEY);
+            member!(b",\"value\":", value = self.base64()?, VALUE);
+            member!(b",\"headers\":", headers = self.headers()?, HEADERS);
         }
+        // Every member so far the expected one, and now the end: exactly Lambda's layout.
+        let mut in_layout = next > TOPIC;
+        let mut field = if next > TOPIC {
+            self.next_member(next, &mut in_layout)?
+        } else if self.eat(b'}') {
+            None
+        } else {
+            Some(self.any_key()?)
+        };
+        while let Some(member) = field {
+            match member {
+                Some(TOPIC) => once(&mut topic, self.topic()?)?,
+                Some(PARTITION) => once(&mut partition, i32::try_from(self.integer()?).ok()?)?,
+                Some(OFFSET) => once(&mut offset, self.integer()?)?,
+                Some(TIMESTAMP) => once(&mut timestamp, self.integer()?)?,
+                Some(TIMESTAMP_TYPE) => once(&mut timestamp_type, self.timestamp_type()?)?,
+                Some(KEY) => once(&mut key, self.base64()?)?,
+                Some(VALUE) => once(&mut value, self.base64()?)?,
+                Some(HEADERS) => once(&mut headers, self.headers()?)?,
+                Some(KEY_SCHEMA) => once(&mut key_schema, self.schema()?)?,
+                Some(VALUE_SCHEMA) => once(&mut value_schema, self.schema()?)?,
+                _ => self.skip(1)?,
+            }
+            next = member.map_or(next, |f| f + 1);
+            field = self.next_member(next, &mut in_layout)?;
+        }
+        self.lambda_layout_records += usize::from(in_layout);
         Some(RawRecord {
             topic: Text(Cow::Borrowed(topic?)),
             partition: partition?,
@@ -119,6 +87,36 @@ impl<'a> Parser<'a> {
             key_schema_metadata: key_schema.flatten(),
             value_schema_metadata: value_schema.flatten(),
         })
+    }
+
+    /// After a member's value: the next member's field (`Some(None)` for an unknown one), or
+    /// `None` at the record's end. The member expected next is tried first; any other clears
+    /// `in_layout`.
+    fn next_member(&mut self, next: usize, in_layout: &mut bool) -> Option<Option<Option<usize>>> {
+        if self.consume(|rest| expected_member(rest, next)) {
+            return Some(Some(Some(next)));
+        }
+        if self.eat(b'}') {
+            return Some(None);
+        }
+        *in_layout = false;
+        self.expect(b',')?;
+        Some(Some(self.any_key()?))
+    }
+
+    /// A member's key and its colon, read as any JSON: the key's index in `FIELDS`, or `None`
+    /// for a field the record does not use (its key still checked as UTF-8, as serde does).
+    fn any_key(&mut self) -> Option<Option<usize>> {
+        let name = self.raw_string()?;
+        let field = match FIELDS.iter().position(|f| *f == name) {
+            Some(i) => Some(i),
+            None => {
+                std::str::from_utf8(name).ok()?;
+                None
+            }
+        };
+        self.expect(b':')?;
+        Some(field)
     }
 
     /// The topic: all records of a partition share it, so it is compared with the previous
@@ -190,23 +188,23 @@ const HEADERS: usize = 7;
 const KEY_SCHEMA: usize = 8;
 const VALUE_SCHEMA: usize = 9;
 
-/// The length of `"<FIELDS[i]>"` if `rest` starts with it. Each arm compares with a constant,
+/// The length of `,"<FIELDS[i]>":` if `rest` starts with it. Each arm compares with a constant,
 /// which compiles to a few integer comparisons instead of a `memcmp` call.
-fn expected_field(rest: &[u8], i: usize) -> Option<usize> {
-    pub(super) fn is(rest: &[u8], quoted: &'static [u8]) -> Option<usize> {
-        rest.starts_with(quoted).then_some(quoted.len())
+fn expected_member(rest: &[u8], i: usize) -> Option<usize> {
+    fn is(rest: &[u8], member: &'static [u8]) -> Option<usize> {
+        rest.starts_with(member).then_some(member.len())
     }
     match i {
-        TOPIC => is(rest, b"\"topic\""),
-        PARTITION => is(rest, b"\"partition\""),
-        OFFSET => is(rest, b"\"offset\""),
-        TIMESTAMP => is(rest, b"\"timestamp\""),
-        TIMESTAMP_TYPE => is(rest, b"\"timestampType\""),
-        KEY => is(rest, b"\"key\""),
-        VALUE => is(rest, b"\"value\""),
-        HEADERS => is(rest, b"\"headers\""),
-        KEY_SCHEMA => is(rest, b"\"keySchemaMetadata\""),
-        VALUE_SCHEMA => is(rest, b"\"valueSchemaMetadata\""),
+        TOPIC => is(rest, b",\"topic\":"),
+        PARTITION => is(rest, b",\"partition\":"),
+        OFFSET => is(rest, b",\"offset\":"),
+        TIMESTAMP => is(rest, b",\"timestamp\":"),
+        TIMESTAMP_TYPE => is(rest, b",\"timestampType\":"),
+        KEY => is(rest, b",\"key\":"),
+        VALUE => is(rest, b",\"value\":"),
+        HEADERS => is(rest, b",\"headers\":"),
+        KEY_SCHEMA => is(rest, b",\"keySchemaMetadata\":"),
+        VALUE_SCHEMA => is(rest, b",\"valueSchemaMetadata\":"),
         _ => None,
     }
 }
