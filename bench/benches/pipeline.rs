@@ -1,4 +1,5 @@
-//! msk-lambda vs the hand-written baseline vs the floor, on events from gen_event.py.
+//! msk-lambda (and msk-lambda without its fast event parser) vs the hand-written baseline vs the
+//! floor, on events from gen_event.py.
 //!
 //! Reads the events from `MSK_BENCH_EVENTS` (a folder with 1.json, 100.json, 10000.json and
 //! 10000-fail.json); `bench/run` makes them and prints the table.
@@ -50,6 +51,12 @@ fn pipeline(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter("msk-lambda"), |b| {
             b.iter(|| framework::process(&runtime, &event))
         });
+        // The same, with the fast event parser off: serde_json into the borrowed wire types.
+        msk_lambda::__differential::use_fast_parser(false);
+        group.bench_function(BenchmarkId::from_parameter("serde-only"), |b| {
+            b.iter(|| framework::process(&runtime, &event))
+        });
+        msk_lambda::__differential::use_fast_parser(true);
         group.bench_function(BenchmarkId::from_parameter("baseline"), |b| {
             b.iter(|| baseline::process(&event))
         });

@@ -187,8 +187,11 @@ pub enum TimestampType {
 }
 
 /// Schema registry metadata Lambda attaches when the mapping uses a schema registry.
+///
+/// Read only from a JSON object (the derived impl, kept as the inherent
+/// `SchemaMetadata::deserialize`, would also take an array of the fields in order).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct SchemaMetadata {
     /// `AVRO`, `JSON` or `PROTOBUF`.
     #[serde(default)]
@@ -196,4 +199,23 @@ pub struct SchemaMetadata {
     /// The schema's id (or ARN) in the registry.
     #[serde(default)]
     pub schema_id: String,
+}
+
+impl<'de> Deserialize<'de> for SchemaMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SchemaMetadata;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a schema metadata object ({\"dataFormat\": …, \"schemaId\": …})")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SchemaMetadata::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }

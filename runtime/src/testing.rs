@@ -35,8 +35,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::context::{EventSource, InvocationContext};
 use crate::event::{Base64, RawHeaders, RawRecord, Text};
@@ -74,38 +75,35 @@ impl TestEvent {
         self
     }
 
-    /// The event as a JSON value.
+    /// The event as a JSON value (a `Value` keeps its keys sorted: [`TestEvent::to_json`] has
+    /// Lambda's field order).
     pub fn to_value(&self) -> Value {
-        let mut partitions = Map::new();
-        for r in &self.records {
-            let entry = partitions
-                .entry(format!("{}-{}", r.topic, r.partition))
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = entry {
-                list.push(r.to_value());
-            }
-        }
-        let mut event = Map::new();
-        event.insert("eventSource".into(), self.source.as_str().into());
-        if self.source == EventSource::Msk {
-            event.insert(
-                "eventSourceArn".into(),
-                "arn:aws:kafka:us-east-1:123456789012:cluster/test/00000000-0000-0000-0000-000000000000-1"
-                    .into(),
-            );
-        }
-        event.insert(
-            "bootstrapServers".into(),
-            "b-1.test.kafka.us-east-1.amazonaws.com:9098,b-2.test.kafka.us-east-1.amazonaws.com:9098"
-                .into(),
-        );
-        event.insert("records".into(), Value::Object(partitions));
-        Value::Object(event)
+        serde_json::to_value(self.wire()).expect("a test event serializes to JSON")
     }
 
-    /// The event as JSON text.
+    /// The event as JSON text, exactly as Lambda writes it: compact, fields in Lambda's order.
     pub fn to_json(&self) -> String {
-        self.to_value().to_string()
+        serde_json::to_string(&self.wire()).expect("a test event serializes to JSON")
+    }
+
+    /// The event in Lambda's field order, records grouped by partition in the order added.
+    fn wire(&self) -> WireEvent<'_> {
+        let mut partitions: Vec<(String, Vec<WireRecord<'_>>)> = Vec::new();
+        for r in &self.records {
+            let key = format!("{}-{}", r.topic, r.partition);
+            match partitions.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(r.wire()),
+                None => partitions.push((key, vec![r.wire()])),
+            }
+        }
+        WireEvent {
+            event_source: self.source.as_str(),
+            event_source_arn: (self.source == EventSource::Msk).then_some(
+                "arn:aws:kafka:us-east-1:123456789012:cluster/test/00000000-0000-0000-0000-000000000000-1",
+            ),
+            bootstrap_servers: "b-1.test.kafka.us-east-1.amazonaws.com:9098,b-2.test.kafka.us-east-1.amazonaws.com:9098",
+            records: WirePartitions(partitions),
+        }
     }
 
     /// The event as the bytes of an invocation body.
@@ -193,46 +191,37 @@ impl TestRecord {
 
     /// The record as Lambda encodes it: base64 key and value, headers as signed bytes.
     pub fn to_value(&self) -> Value {
-        let b64 = |bytes: &Option<Vec<u8>>| match bytes {
-            Some(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
-            None => Value::Null,
-        };
-        let headers: Vec<Value> = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let signed: Vec<i8> = value.iter().map(|&b| b as i8).collect();
-                json!({ name.as_str(): signed })
-            })
-            .collect();
-        let mut record = json!({
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "timestamp": self.timestamp,
-            "timestampType": "CREATE_TIME",
-            "key": b64(&self.key),
-            "value": b64(&self.value),
-            "headers": headers,
-        });
-        if let Some(schema) = &self.value_schema {
-            record["valueSchemaMetadata"] =
-                json!({ "dataFormat": schema.data_format, "schemaId": schema.schema_id });
+        serde_json::to_value(self.wire()).expect("a test record serializes to JSON")
+    }
+
+    /// The record in Lambda's field order.
+    fn wire(&self) -> WireRecord<'_> {
+        WireRecord {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            timestamp_type: "CREATE_TIME",
+            key: self.key.as_deref().map(base64_text),
+            value: self.value.as_deref().map(base64_text),
+            headers: self.headers.iter().map(|(name, value)| WireHeader(name, value)).collect(),
+            value_schema_metadata: self
+                .value_schema
+                .as_ref()
+                .map(|s| WireSchema { data_format: &s.data_format, schema_id: &s.schema_id }),
         }
-        record
     }
 
     /// Decodes the record into the handler's types exactly as the consumer would, for a direct
     /// handler call in a unit test. Fails as the consumer would fail the record.
     pub fn decode<V: Decode, K: Decode>(&self) -> Result<Record<V, K>, Failure> {
         let b64 = |bytes: &Option<Vec<u8>>| {
-            bytes.as_ref().map(|b| {
-                Base64(Cow::Owned(base64::engine::general_purpose::STANDARD.encode(b).into_bytes()))
-            })
+            bytes.as_deref().map(|b| Base64(Cow::Owned(base64_text(b).into_bytes())))
         };
-        let headers =
-            serde_json::value::RawValue::from_string(self.to_value()["headers"].to_string())
-                .expect("headers serialize to JSON");
+        let headers = serde_json::value::RawValue::from_string(
+            serde_json::to_string(&self.wire().headers).expect("headers serialize to JSON"),
+        )
+        .expect("headers serialize to JSON");
         let raw = RawRecord {
             topic: Text(Cow::Borrowed(&self.topic)),
             partition: self.partition,
@@ -254,5 +243,91 @@ impl TestRecord {
         let mut shared = crate::record_decode::PartitionShared::new(&batch, &context);
         let mut raw = batch.records.into_iter().next().expect("one record");
         crate::record_decode::decode(&mut raw, &mut shared)
+    }
+}
+
+fn base64_text(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// What Lambda writes, field for field and in its order (serde writes a struct's fields in
+// declaration order; a `serde_json::Value` would sort them, `headers` first, and send every test
+// event down the parser's general path instead of the one real events take).
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEvent<'a> {
+    event_source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_source_arn: Option<&'a str>,
+    bootstrap_servers: &'a str,
+    records: WirePartitions<'a>,
+}
+
+/// The `records` object, partitions in the order their first record was added.
+struct WirePartitions<'a>(Vec<(String, Vec<WireRecord<'a>>)>);
+
+impl Serialize for WirePartitions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireRecord<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    timestamp_type: &'static str,
+    key: Option<String>,
+    value: Option<String>,
+    headers: Vec<WireHeader<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_schema_metadata: Option<WireSchema<'a>>,
+}
+
+/// `{"name": [signed bytes]}`: Java bytes, so 0xC3 is written -61.
+struct WireHeader<'a>(&'a str, &'a [u8]);
+
+impl Serialize for WireHeader<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let signed: Vec<i8> = self.1.iter().map(|&b| b as i8).collect();
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &signed)?;
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireSchema<'a> {
+    data_format: &'a str,
+    schema_id: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Test events are what Lambda sends: compact, fields in Lambda's order.
+    #[test]
+    fn events_have_lambdas_field_order() {
+        let event = TestEvent::msk()
+            .record(TestRecord::new("t", 0, 5).key("k").value("v").header("h", [0xC3, 1]))
+            .record(TestRecord::new("t", 0, 6).value_schema("AVRO", "s-1"))
+            .to_json();
+        assert_eq!(
+            event,
+            concat!(
+                r#"{"eventSource":"aws:kafka","eventSourceArn":"arn:aws:kafka:us-east-1:123456789012:cluster/test/00000000-0000-0000-0000-000000000000-1","#,
+                r#""bootstrapServers":"b-1.test.kafka.us-east-1.amazonaws.com:9098,b-2.test.kafka.us-east-1.amazonaws.com:9098","#,
+                r#""records":{"t-0":["#,
+                r#"{"topic":"t","partition":0,"offset":5,"timestamp":1735689600000,"timestampType":"CREATE_TIME","key":"aw==","value":"dg==","headers":[{"h":[-61,1]}]},"#,
+                r#"{"topic":"t","partition":0,"offset":6,"timestamp":1735689600000,"timestampType":"CREATE_TIME","key":null,"value":null,"headers":[],"valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"s-1"}}"#,
+                "]}}"
+            )
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! mutations of real events, and well-formed JSON with fields of random types. The
 //! coverage-guided fuzzer runs the same target for longer (see the README).
 
+use base64::Engine as _;
+use msk_lambda::__differential::{check_against_serde, lambda_layout_records};
 use msk_lambda_tests::fuzz_one;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -89,8 +91,104 @@ const FIELDS: [&str; 10] = [
     "valueSchemaMetadata",
 ];
 
+/// A record's fields as JSON text, in Lambda's order: every field Lambda writes, random values.
+fn lambda_fields() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+    let bytes = || prop::option::of(prop::collection::vec(any::<u8>(), 0..24));
+    let b64 = |b: Option<Vec<u8>>| match b {
+        Some(b) => format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode(b)),
+        None => "null".to_owned(),
+    };
+    let header = ("[a-z][a-z.-]{0,6}", prop::collection::vec(any::<i8>(), 0..6));
+    (
+        0..1_000i64,
+        any::<i64>(),
+        prop::sample::select(vec!["CREATE_TIME", "LOG_APPEND_TIME", "NO_TIMESTAMP_TYPE"]),
+        bytes(),
+        bytes(),
+        prop::collection::vec(header, 0..4),
+    )
+        .prop_map(move |(offset, timestamp, ty, key, value, headers)| {
+            let headers: Vec<String> = headers
+                .iter()
+                .map(|(name, bytes)| format!("{{\"{name}\":{}}}", Value::from(bytes.clone())))
+                .collect();
+            vec![
+                ("topic", "\"t.x-y\"".to_owned()),
+                ("partition", "7".to_owned()),
+                // Offsets that are never a timestamp: a reader that swapped them would be seen.
+                ("offset", (offset * 2 + 1).to_string()),
+                ("timestamp", (timestamp & !1).to_string()),
+                ("timestampType", format!("\"{ty}\"")),
+                ("key", b64(key)),
+                ("value", b64(value)),
+                ("headers", format!("[{}]", headers.join(","))),
+            ]
+        })
+}
+
+/// Fields that Lambda writes only sometimes (schema metadata) or that a future Lambda might
+/// add: they go after `headers`, or anywhere when the order is shuffled.
+fn extra_fields() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+    prop::sample::subsequence(
+        vec![
+            ("keySchemaMetadata", r#"{"dataFormat":"JSON","schemaId":"k-1"}"#.to_owned()),
+            ("valueSchemaMetadata", r#"{"dataFormat":"AVRO","schemaId":"v-1"}"#.to_owned()),
+            ("future", r#"[1,{"a":null}]"#.to_owned()),
+        ],
+        0..=3,
+    )
+}
+
+fn object(fields: &[(&str, String)], separator: &str) -> String {
+    let members: Vec<String> =
+        fields.iter().map(|(name, value)| format!("\"{name}\":{value}")).collect();
+    format!("{{{}}}", members.join(separator))
+}
+
+/// An event with `records` (as JSON texts) under `"t.x-y-7"`, envelope in Lambda's order.
+fn event(records: &[String]) -> Vec<u8> {
+    format!(
+        r#"{{"eventSource":"aws:kafka","eventSourceArn":"arn:aws:kafka:us-east-1:1:cluster/c/1","bootstrapServers":"b-1:9098","records":{{"t.x-y-7":[{}]}}}}"#,
+        records.join(",")
+    )
+    .into_bytes()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: msk_lambda_tests::proptest_cases(400), ..ProptestConfig::default() })]
+
+    /// Records exactly as Lambda writes them take the fast parser's straight-line path (proven
+    /// by its count), and it reads them as serde_json does.
+    #[test]
+    fn lambda_layout_takes_the_straight_line_path(records in prop::collection::vec(lambda_fields(), 1..6)) {
+        let texts: Vec<String> = records.iter().map(|r| object(r, ",")).collect();
+        let event = event(&texts);
+        prop_assert_eq!(lambda_layout_records(&event), Some(records.len()));
+        check_against_serde(&event);
+        fuzz_one(&event);
+    }
+
+    /// Any field order, fields after `headers`, whitespace: the fast parser still reads the
+    /// event (no escapes, no odd numbers), exactly as serde_json does.
+    #[test]
+    fn any_field_order_agrees_with_serde(
+        records in prop::collection::vec(
+            (lambda_fields(), extra_fields(), any::<bool>(), any::<bool>())
+                .prop_flat_map(|(mut fields, extra, shuffle, spaced)| {
+                    fields.extend(extra);
+                    let fields = if shuffle { Just(fields).prop_shuffle().boxed() } else { Just(fields).boxed() };
+                    (fields, Just(spaced))
+                }),
+            1..6,
+        )
+    ) {
+        let texts: Vec<String> =
+            records.iter().map(|(r, spaced)| object(r, if *spaced { " , " } else { "," })).collect();
+        let event = event(&texts);
+        prop_assert!(lambda_layout_records(&event).is_some(), "the fast parser declined a plain event");
+        check_against_serde(&event);
+        fuzz_one(&event);
+    }
 
     #[test]
     fn random_bytes(data in prop::collection::vec(any::<u8>(), 0..256)) {
@@ -116,19 +214,39 @@ proptest! {
 
     #[test]
     fn record_fields_of_any_type(field in prop::sample::select(FIELDS.to_vec()), value in any_json(), at_top in any::<bool>()) {
-        let mut record = json!({
-            "topic": "t-x.y", "partition": 3, "offset": 7, "timestamp": 0,
-            "timestampType": "CREATE_TIME", "key": "a2V5", "value": "eyJhIjoxfQ==",
-            "headers": [{"h": [1, -1]}],
-        });
-        let mut event = json!({ "eventSource": "aws:kafka", "records": {} });
+        // Lambda's order and layout, so that every field is also tried on the straight-line path.
+        let mut record: Vec<(&str, String)> = vec![
+            ("topic", r#""t-x.y""#.into()), ("partition", "3".into()), ("offset", "7".into()),
+            ("timestamp", "0".into()), ("timestampType", r#""CREATE_TIME""#.into()),
+            ("key", r#""a2V5""#.into()), ("value", r#""eyJhIjoxfQ==""#.into()),
+            ("headers", r#"[{"h":[1,-1]}]"#.into()),
+        ];
+        let mut top = String::new();
         if at_top {
-            event[field] = value;
-            event["records"]["t-x.y-3"] = json!([record]);
+            top = format!(r#","{field}":{value}"#);
+        } else if let Some(slot) = record.iter_mut().find(|(name, _)| *name == field) {
+            slot.1 = value.to_string();
         } else {
-            record[field] = value;
-            event["records"]["t-x.y-3"] = json!([record]);
+            record.push((field, value.to_string()));
         }
-        fuzz_one(event.to_string().as_bytes());
+        let event = format!(r#"{{"eventSource":"aws:kafka","records":{{"t-x.y-3":[{}]}}{top}}}"#, object(&record, ","));
+        fuzz_one(event.as_bytes());
+    }
+}
+
+/// The compact seeds in Lambda's layout reach the straight-line path, so the coverage-guided
+/// fuzzer starts from it.
+#[test]
+fn lambda_seeds_reach_the_straight_line_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/event");
+    for (name, straight) in [
+        ("lambda-compact.json", 6),
+        ("lambda-schema-metadata.json", 2),
+        ("lambda-field-after-headers.json", 1),
+    ] {
+        let data = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(lambda_layout_records(&data), Some(straight), "{name}");
+        check_against_serde(&data);
+        fuzz_one(&data);
     }
 }
