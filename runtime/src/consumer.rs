@@ -161,7 +161,7 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
     }
 
     /// The CloudWatch EMF metrics [`run`](Consumer::run) writes, one line per invocation
-    /// (default: namespace `MskLambda`, dimension `FunctionName`; [`Metrics::off`] for none).
+    /// (default: none, unless `MSK_LAMBDA_METRICS=on`; see [`Metrics`] for what they cost).
     pub fn metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
         self
@@ -170,6 +170,11 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
     /// Time kept in reserve before Lambda's timeout (default 500 ms): once less than this is
     /// left, no record starts, a running one is cancelled, and all of them are reported failed
     /// so that Lambda delivers them again, instead of the whole batch timing out.
+    ///
+    /// Keep it well below the function's timeout: an invocation that starts with less time
+    /// left than the margin runs nothing (Lambda would deliver the same batch forever), and
+    /// logs an error saying so; one with records not started logs a warning with the time
+    /// left and the margin.
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.config.deadline_margin = margin;
         self

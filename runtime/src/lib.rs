@@ -159,6 +159,11 @@ pub use report::{
 /// | `response = "whole_batch"` | [`Consumer::response_mode`] | `"partial_batch"` |
 /// | `deadline_margin_ms = 1000` | [`Consumer::deadline_margin`] | 500 |
 /// | `crate = "path"` | (where msk-lambda is, if renamed) | `::msk_lambda` |
+///
+/// CloudWatch EMF metrics are off unless the environment has `MSK_LAMBDA_METRICS=on`: they are
+/// billed as custom metrics (see [`Metrics`]). A deadline margin at or above the function's
+/// timeout lets no record start: such an invocation logs an error (see
+/// [`Consumer::deadline_margin`]).
 pub use msk_lambda_macros::msk_handler;
 
 /// The fast event parser checked against serde_json, for the fuzz target and the integration

@@ -186,6 +186,17 @@ pub enum TimestampType {
     NoTimestampType,
 }
 
+impl TimestampType {
+    /// The `timestampType` string Lambda sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimestampType::CreateTime => "CREATE_TIME",
+            TimestampType::LogAppendTime => "LOG_APPEND_TIME",
+            TimestampType::NoTimestampType => "NO_TIMESTAMP_TYPE",
+        }
+    }
+}
+
 /// Schema registry metadata Lambda attaches when the mapping uses a schema registry.
 ///
 /// Read only from a JSON object (the derived impl, kept as the inherent

@@ -31,6 +31,12 @@
 //! # }
 //! ```
 
+#[cfg(feature = "aws-lambda-events")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-lambda-events")))]
+mod aws_lambda_events;
+#[cfg(feature = "aws-lambda-events")]
+pub use self::aws_lambda_events::FromKafkaEventError;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -119,9 +125,11 @@ pub struct TestRecord {
     partition: i32,
     offset: i64,
     timestamp: i64,
+    timestamp_type: TimestampType,
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
     headers: Vec<(String, Vec<u8>)>,
+    key_schema: Option<SchemaMetadata>,
     value_schema: Option<SchemaMetadata>,
 }
 
@@ -133,9 +141,11 @@ impl TestRecord {
             partition,
             offset,
             timestamp: 1_735_689_600_000,
+            timestamp_type: TimestampType::CreateTime,
             key: None,
             value: None,
             headers: Vec::new(),
+            key_schema: None,
             value_schema: None,
         }
     }
@@ -180,6 +190,22 @@ impl TestRecord {
         self
     }
 
+    /// Sets who set the timestamp (default `CREATE_TIME`; `NoTimestampType` with
+    /// `timestamp_millis(-1)` is a record without a timestamp, as Kafka writes it).
+    pub fn timestamp_type(mut self, timestamp_type: TimestampType) -> Self {
+        self.timestamp_type = timestamp_type;
+        self
+    }
+
+    /// Adds schema registry metadata for the key.
+    pub fn key_schema(mut self, data_format: &str, schema_id: &str) -> Self {
+        self.key_schema = Some(SchemaMetadata {
+            data_format: data_format.to_owned(),
+            schema_id: schema_id.to_owned(),
+        });
+        self
+    }
+
     /// Adds schema registry metadata for the value.
     pub fn value_schema(mut self, data_format: &str, schema_id: &str) -> Self {
         self.value_schema = Some(SchemaMetadata {
@@ -201,14 +227,12 @@ impl TestRecord {
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
-            timestamp_type: "CREATE_TIME",
+            timestamp_type: self.timestamp_type.as_str(),
             key: self.key.as_deref().map(base64_text),
             value: self.value.as_deref().map(base64_text),
             headers: self.headers.iter().map(|(name, value)| WireHeader(name, value)).collect(),
-            value_schema_metadata: self
-                .value_schema
-                .as_ref()
-                .map(|s| WireSchema { data_format: &s.data_format, schema_id: &s.schema_id }),
+            key_schema_metadata: self.key_schema.as_ref().map(WireSchema::of),
+            value_schema_metadata: self.value_schema.as_ref().map(WireSchema::of),
         }
     }
 
@@ -227,11 +251,11 @@ impl TestRecord {
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
-            timestamp_type: TimestampType::CreateTime,
+            timestamp_type: self.timestamp_type,
             key: b64(&self.key),
             value: b64(&self.value),
             headers: RawHeaders::Json(&headers),
-            key_schema_metadata: None,
+            key_schema_metadata: self.key_schema.clone().map(Box::new),
             value_schema_metadata: self.value_schema.clone().map(Box::new),
         };
         let batch = crate::event::PartitionBatch {
@@ -285,6 +309,8 @@ struct WireRecord<'a> {
     value: Option<String>,
     headers: Vec<WireHeader<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    key_schema_metadata: Option<WireSchema<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     value_schema_metadata: Option<WireSchema<'a>>,
 }
 
@@ -305,6 +331,12 @@ impl Serialize for WireHeader<'_> {
 struct WireSchema<'a> {
     data_format: &'a str,
     schema_id: &'a str,
+}
+
+impl<'a> WireSchema<'a> {
+    fn of(schema: &'a SchemaMetadata) -> Self {
+        WireSchema { data_format: &schema.data_format, schema_id: &schema.schema_id }
+    }
 }
 
 #[cfg(test)]

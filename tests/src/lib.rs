@@ -1,5 +1,7 @@
 //! Shared pieces of the integration tests: fixture paths.
 
+#![forbid(unsafe_code)]
+
 pub mod broker;
 pub mod emulator;
 

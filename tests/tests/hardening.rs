@@ -280,3 +280,22 @@ fn the_lambda_diagnostic_carries_type_and_whole_chain() {
         "the state init function failed: cannot connect to the cluster: no credentials"
     );
 }
+
+#[tokio::test]
+async fn a_producer_with_default_settings_fails_before_lambdas_init_limit() {
+    use msk_lambda::producer::{Producer, ProducerConfig};
+    // A loopback port nobody listens on: each connection is refused at once, and the producer
+    // retries until its request timeout. Lambda ends an INIT phase after 10 s, without the
+    // producer's own error, so the default must give up well before: within half of it, leaving
+    // the rest to the other work of the init function. (With the old 10 s default: 7.2 s.)
+    let address = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let started = std::time::Instant::now();
+    let err = Producer::connect(ProducerConfig::new(&address)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "gave up after {took:?}: too close to Lambda's 10 s");
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains(&format!("connecting to {address}")), "{err}");
+}
