@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be decoded from a Kafka record's key or value",
     label = "no `msk_lambda::Decode` for this type",
-    note = "use `Json<{Self}>` for a serde type, `String` for UTF-8 text, `Vec<u8>` or `bytes::Bytes` for raw bytes, `Option<_>` to accept absent or null payloads, or `()` to ignore the field",
+    note = "use `msk_lambda::Json<T>` for a serde type `T` (a `Json` of another crate, such as axum's, is not it), `String` for UTF-8 text, `Vec<u8>` or `bytes::Bytes` for raw bytes, `Option<_>` to accept absent or null payloads, or `()` to ignore the field",
     note = "or implement `msk_lambda::Decode` for `{Self}` to plug in your own format"
 )]
 pub trait Decode: Sized {

@@ -45,9 +45,14 @@ where
     );
 }
 
+/// A handler that fails the records whose value is `x` with `error`, and succeeds on others.
+fn failing_with<E: Clone>(error: E) -> impl AsyncFn(Record<String>) -> Result<(), E> {
+    async move |r: Record<String>| if r.value() == "x" { Err(error.clone()) } else { Ok(()) }
+}
+
 #[tokio::test]
 async fn a_panic_in_the_error_display_fails_only_its_record() {
-    #[derive(Debug)]
+    #[derive(Debug, Clone)]
     struct Bad;
     impl std::fmt::Display for Bad {
         fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,15 +60,8 @@ async fn a_panic_in_the_error_display_fails_only_its_record() {
         }
     }
     impl std::error::Error for Bad {}
-    let handler = async |r: Record<String>| -> Result<(), Bad> {
-        if r.value() == "x" {
-            Err(Bad)
-        } else {
-            Ok(())
-        }
-    };
     assert_isolated(
-        Consumer::new(handler),
+        Consumer::new(failing_with(Bad)),
         "the handler's error panicked while being converted or formatted: Display bug",
     )
     .await;
@@ -71,7 +69,7 @@ async fn a_panic_in_the_error_display_fails_only_its_record() {
 
 #[tokio::test]
 async fn a_panic_in_the_error_source_fails_only_its_record() {
-    #[derive(Debug)]
+    #[derive(Debug, Clone)]
     struct Bad;
     impl std::fmt::Display for Bad {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,21 +81,15 @@ async fn a_panic_in_the_error_source_fails_only_its_record() {
             panic!("source bug")
         }
     }
-    let handler = async |r: Record<String>| -> Result<(), Bad> {
-        if r.value() == "x" {
-            Err(Bad)
-        } else {
-            Ok(())
-        }
-    };
     assert_isolated(
-        Consumer::new(handler),
+        Consumer::new(failing_with(Bad)),
         "the handler's error panicked while being converted or formatted: source bug",
     )
     .await;
 }
 
 /// An error type whose conversion into `msk_lambda::Error` panics.
+#[derive(Clone)]
 struct Unconvertible;
 
 impl From<Unconvertible> for msk_lambda::Error {
@@ -108,15 +100,8 @@ impl From<Unconvertible> for msk_lambda::Error {
 
 #[tokio::test]
 async fn a_panic_in_the_error_conversion_fails_only_its_record() {
-    let handler = async |r: Record<String>| -> Result<(), Unconvertible> {
-        if r.value() == "x" {
-            Err(Unconvertible)
-        } else {
-            Ok(())
-        }
-    };
     assert_isolated(
-        Consumer::new(handler),
+        Consumer::new(failing_with(Unconvertible)),
         "the handler's error panicked while being converted or formatted: Into<Error> bug",
     )
     .await;
