@@ -222,10 +222,7 @@ where
         mut context: InvocationContext,
     ) -> Result<BatchReport, InvocationError> {
         let state = self.state().await?;
-        let envelope = Envelope::parse(event).map_err(|e| {
-            tracing::error!(error = %e, "invocation failed: the event is unusable");
-            InvocationError::Event(e)
-        })?;
+        let envelope = Envelope::parse(event).map_err(InvocationError::Event)?;
         context.event_source = envelope.event_source;
         context.event_source_arn = envelope.event_source_arn.as_deref().map(str::to_owned);
         context.bootstrap_servers = envelope.bootstrap_servers.as_deref().map(str::to_owned);
@@ -295,10 +292,9 @@ where
         &self,
         report: BatchReport,
     ) -> Result<(BatchResponse, BatchReport), InvocationError> {
-        report.into_result_with_report(self.config.response_mode).map_err(|failed| {
-            tracing::error!(error = %failed, "invocation failed (whole-batch response mode)");
-            InvocationError::BatchFailed(failed)
-        })
+        report
+            .into_result_with_report(self.config.response_mode)
+            .map_err(InvocationError::BatchFailed)
     }
 
     /// The metrics settings after the `MSK_LAMBDA_METRICS*` environment variables (read once,

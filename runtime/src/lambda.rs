@@ -89,7 +89,10 @@ where
             async move {
                 let body = body?;
                 let served = consumer.serve_invocation(&body, context, std::io::stdout()).await;
-                served.map(|(response, _)| response)
+                // Logged here, once, for CloudWatch; a local run prints it as the exit message.
+                served.map(|(response, _)| response).inspect_err(|e| {
+                    tracing::error!(error_type = e.error_type(), error = %e, "invocation failed");
+                })
             }
         });
         Ok(Runtime::new(handler)

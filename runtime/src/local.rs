@@ -36,10 +36,21 @@ pub(crate) fn read_event(path: Option<OsString>, what: &str) -> Result<Vec<u8>, 
         std::io::stdin()
             .read_to_end(&mut buf)
             .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
-        return Ok(buf);
+        return Ok(without_bom(buf));
     }
     std::fs::read(&path)
+        .map(without_bom)
         .map_err(|e| format!("cannot read the event file {}: {e}", path.to_string_lossy()).into())
+}
+
+/// The event without a leading UTF-8 byte order mark, which some editors and sample files
+/// (aws-lambda-dotnet's Kafka samples) have and JSON parsers may ignore (RFC 8259, 8.1). Lambda
+/// itself never sends one: only local runs drop it.
+fn without_bom(mut event: Vec<u8>) -> Vec<u8> {
+    if event.starts_with(b"\xEF\xBB\xBF") {
+        event.drain(..3);
+    }
+    event
 }
 
 /// Processes the event at `path` (`-`: stdin), prints the response on stdout and a summary on
@@ -74,9 +85,10 @@ where
 fn summary(report: &BatchReport, elapsed: std::time::Duration) {
     let c = report.counts();
     eprintln!(
-        "local run: {} records in {} partitions: {} succeeded, {} failed, {} not run after an earlier failure, {} not started before the deadline ({:.1} ms)",
+        "local run: {} records in {} partition{}: {} succeeded, {} failed, {} not run after an earlier failure, {} not started before the deadline ({:.1} ms)",
         c.records,
         report.partitions.len(),
+        if report.partitions.len() == 1 { "" } else { "s" },
         c.succeeded,
         c.failed,
         c.skipped,
@@ -88,5 +100,20 @@ fn summary(report: &BatchReport, elapsed: std::time::Duration) {
     }
     if c.failed > LISTED_FAILURES {
         eprintln!("  … and {} more failed records", c.failed - LISTED_FAILURES);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        let file = std::env::temp_dir().join(format!("msk-lambda-bom-{}.json", std::process::id()));
+        std::fs::write(&file, b"\xEF\xBB\xBF{\"records\":{}}").unwrap();
+        let event = read_event(Some(file.clone().into_os_string()), "an event").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(event, br#"{"records":{}}"#);
+        assert_eq!(without_bom(b"{}".to_vec()), b"{}");
     }
 }

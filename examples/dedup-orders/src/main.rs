@@ -44,10 +44,10 @@ async fn init() -> Result<Store, std::io::Error> {
 
 /// Applies one order exactly once per execution environment.
 #[msk_handler(state = init, concurrency = 4)]
-async fn handle(record: Record<Json<Order>>, store: &Store) -> Result<(), String> {
+async fn handle(record: Record<Json<Order>>, store: &Store) -> Result<(), msk_lambda::Error> {
     let order = record.value();
     if order.total_cents < 0 {
-        return Err(format!("order {} has a negative total", order.id));
+        return Err(format!("order {} has a negative total", order.id).into());
     }
     if !store.apply(order) {
         tracing::info!(order = %order.id, offset = record.offset(), "duplicate order skipped");
@@ -73,6 +73,6 @@ mod tests {
         handle(order(3, "o-2", 0), &store).await.unwrap();
         assert_eq!(store.applied.lock().unwrap().len(), 2);
         let err = handle(order(4, "o-3", -1), &store).await.unwrap_err();
-        assert_eq!(err, "order o-3 has a negative total");
+        assert_eq!(err.to_string(), "order o-3 has a negative total");
     }
 }

@@ -15,13 +15,13 @@ pub const MAX_LINE: usize = 8 * 1024;
 
 /// Checks and forwards one log line; the key (host id, binary) is read as raw bytes.
 #[msk_handler(failure = "continue")]
-async fn handle(record: Record<String, Option<Bytes>>) -> Result<(), String> {
+async fn handle(record: Record<String, Option<Bytes>>) -> Result<(), msk_lambda::Error> {
     let line = record.value();
     if line.trim().is_empty() {
-        return Err("empty log line".to_owned());
+        return Err("empty log line".into());
     }
     if line.len() > MAX_LINE {
-        return Err(format!("log line of {} bytes is over {MAX_LINE}", line.len()));
+        return Err(format!("log line of {} bytes is over {MAX_LINE}", line.len()).into());
     }
     let host = record.key().as_ref().map_or(0, Bytes::len);
     tracing::debug!(bytes = line.len(), host_key_len = host, "log line");
@@ -38,7 +38,10 @@ mod tests {
         let record = TestRecord::new("logs", 0, 1).key([0u8, 159, 146, 150]).value("GET /x 200");
         handle(record.decode().unwrap()).await.unwrap();
         let empty = TestRecord::new("logs", 0, 2).value("  ");
-        assert_eq!(handle(empty.decode().unwrap()).await.unwrap_err(), "empty log line");
+        assert_eq!(
+            handle(empty.decode().unwrap()).await.unwrap_err().to_string(),
+            "empty log line"
+        );
     }
 
     #[test]
