@@ -103,7 +103,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     // `..Default::default()` for the options not given (clippy flags it when all are).
     let rest = (fields.len() < 4).then(|| quote!(..::core::default::Default::default()));
     let settings = quote!(#private::Options { #(#fields,)* #rest });
-    let state = options.state.as_ref().filter(|_| handler.takes_state);
+    let state = options.state.as_ref().filter(|_| handler.state.is_some());
     let init = state.map(|init| quote!(#init,));
     // The init function's type in the turbofish, spanned on `state = init`: a wrong init
     // function is reported there.
@@ -151,6 +151,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         }
     };
 
+    let consumer = test_consumer(func, handler, &krate, init.as_ref(), &settings);
     quote! {
         #func
 
@@ -158,6 +159,53 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         fn main() -> ::std::process::ExitCode {
             use #krate::__private as __msk_lambda_private;
             #body
+        }
+
+        #consumer
+    }
+}
+
+/// `fn <handler>_consumer()`, in test builds: the consumer `main` runs, with the attribute's
+/// options, so that tests check the configuration that is deployed.
+fn test_consumer(
+    func: &ItemFn,
+    handler: &Handler,
+    krate: &syn::Path,
+    init: Option<&TokenStream>,
+    settings: &TokenStream,
+) -> TokenStream {
+    let name = &func.sig.ident;
+    let vis = &func.vis;
+    let consumer = quote::format_ident!("{}_consumer", name);
+    let (value, key) = match &handler.record {
+        RecordType::Written { value, key } => {
+            (quote!(#value), key.as_ref().map_or_else(|| quote!(()), |k| quote!(#k)))
+        }
+        RecordType::Other(ty) => (
+            quote!(<#ty as #krate::__private::IsRecord>::Value),
+            quote!(<#ty as #krate::__private::IsRecord>::Key),
+        ),
+    };
+    let (state, build) = match (&handler.state, init) {
+        (Some(state), Some(init)) => (
+            quote!(#state),
+            quote!(__msk_lambda_private::consumer_with_state::<#value, #key, _, #state, _, _>(#init #name, #settings)),
+        ),
+        _ => (
+            quote!(()),
+            quote!(__msk_lambda_private::consumer::<#value, #key, _, _>(#name, #settings)),
+        ),
+    };
+    let doc = format!(
+        "The consumer `#[msk_handler]` builds for [`{name}`], with the attribute's options (test builds only): `{consumer}().invoke(&event).await`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[cfg(test)]
+        #[allow(dead_code)]
+        #vis fn #consumer() -> #krate::Consumer<impl #krate::Handler<#value, #key, #state>, #state, #value, #key> {
+            use #krate::__private as __msk_lambda_private;
+            #build
         }
     }
 }

@@ -9,8 +9,8 @@ pub(crate) struct Handler {
     pub record: RecordType,
     /// Where the return type is written: errors about the error type go there.
     pub output_span: proc_macro2::Span,
-    /// Whether the handler takes `&S` as its second parameter.
-    pub takes_state: bool,
+    /// `S` of the handler's second parameter `&S`, when it takes state.
+    pub state: Option<Type>,
 }
 
 /// The first parameter's type, as written.
@@ -58,7 +58,7 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
         params.remove(0);
     }
     let mut record = None;
-    let mut takes_state = false;
+    let mut state = None;
     match params.first() {
         None => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
@@ -84,7 +84,7 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
             "a second parameter is the shared state, built once by an init function: name it in the attribute, `#[msk_handler(state = init)]`",
         )),
         Some(FnArg::Typed(arg)) => match &*arg.ty {
-            Type::Reference(r) if r.mutability.is_none() => takes_state = true,
+            Type::Reference(r) if r.mutability.is_none() => state = Some((*r.elem).clone()),
             other => errors.push(syn::Error::new_spanned(
                 other,
                 "the state parameter is a shared reference to what the init function returns: `state: &S`",
@@ -105,7 +105,7 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
         ReturnType::Default => sig.ident.span(),
     };
     match (errors.is_empty(), record) {
-        (true, Some(record)) => Ok(Handler { record, output_span, takes_state }),
+        (true, Some(record)) => Ok(Handler { record, output_span, state }),
         _ => Err(errors),
     }
 }

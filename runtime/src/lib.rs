@@ -113,7 +113,9 @@ pub use report::{
 /// ```
 ///
 /// plus compile-time checks that the key and value types can be decoded, reported on those
-/// types. `main` starts a current-thread tokio runtime, sets up tracing, and serves Lambda
+/// types. In test builds it also writes `fn <handler>_consumer()`, returning that consumer with
+/// the attribute's options, so that a test runs whole events through the configuration that is
+/// deployed: `handle_consumer().invoke(&event.to_bytes()).await`. `main` starts a current-thread tokio runtime, sets up tracing, and serves Lambda
 /// invocations, or, without `AWS_LAMBDA_RUNTIME_API`, runs locally on an event file.
 ///
 /// The handler is `async fn(record: Record<V, K>) -> Result<(), E>`, or with `state = init`,

@@ -14,6 +14,7 @@ pub use core::time::Duration;
 use std::process::ExitCode;
 
 use crate::consumer::StateInit;
+use crate::handler::{Stateful, Stateless};
 use crate::Error;
 
 /// Checks (spanned on the user's whole type) that a key or value type decodes. For msk-lambda's
@@ -86,6 +87,30 @@ where
     E: Into<Error>,
 {
     options.apply(Consumer::with_state(init, handler)).main()
+}
+
+/// The consumer of a handler taking `Record<V, K>`, with the options: what `main` runs, for the
+/// generated `<handler>_consumer()` of test builds.
+pub fn consumer<V, K, F, E>(handler: F, options: Options) -> Consumer<Stateless<F>, (), V, K>
+where
+    F: AsyncFn(Record<V, K>) -> Result<(), E>,
+    E: Into<Error>,
+{
+    options.apply(Consumer::new(handler))
+}
+
+/// [`consumer`] with shared state.
+pub fn consumer_with_state<V, K, I, S, F, E>(
+    init: I,
+    handler: F,
+    options: Options,
+) -> Consumer<Stateful<F>, S, V, K>
+where
+    I: StateInit<S> + Send + Sync + 'static,
+    F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
+    E: Into<Error>,
+{
+    options.apply(Consumer::with_state(init, handler))
 }
 
 /// A handler's first parameter: `Record<V, K>` with decodable `V` and `K`, however it is

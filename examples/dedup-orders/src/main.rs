@@ -75,4 +75,25 @@ mod tests {
         let err = handle(order(4, "o-3", -1), &store).await.unwrap_err();
         assert_eq!(err.to_string(), "order o-3 has a negative total");
     }
+
+    /// The whole event through the consumer the attribute configures (state, concurrency 4):
+    /// `handle_consumer()` is generated next to `handle` for tests.
+    #[tokio::test]
+    async fn a_whole_event_through_the_deployed_configuration() {
+        use msk_lambda::testing::TestEvent;
+        let consumer = handle_consumer();
+        assert!(format!("{consumer:?}").contains("concurrency: 4"), "{consumer:?}");
+        let event = TestEvent::msk().records([
+            TestRecord::new("orders", 0, 1).value(r#"{"id":"o-1","total_cents":500}"#),
+            TestRecord::new("orders", 0, 2).value(r#"{"id":"o-1","total_cents":500}"#),
+            TestRecord::new("orders", 1, 7).value(r#"{"id":"o-2","total_cents":-5}"#),
+        ]);
+        let response = consumer.invoke(&event.to_bytes()).await.unwrap();
+        assert_eq!(
+            response.to_json(),
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-1","offset":7}}]}"#
+        );
+        // The state was built once, by `init`, and kept the first order.
+        assert_eq!(consumer.state().await.unwrap().applied.lock().unwrap().len(), 1);
+    }
 }

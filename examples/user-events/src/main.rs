@@ -53,6 +53,17 @@ mod tests {
         TestRecord::new("user-events", 0, 15).key("user-1").value(value).header("trace-id", "t-1")
     }
 
+    /// The sample event through the consumer `#[msk_handler]` builds (`handle_consumer()`).
+    #[tokio::test]
+    async fn the_sample_event_through_the_deployed_consumer() {
+        let sample = include_bytes!("../events/sample.json");
+        let response = handle_consumer().invoke(sample).await.unwrap();
+        assert_eq!(
+            response.to_json(),
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":102}},{"itemIdentifier":{"partition":"user-events-2","offset":40}}]}"#
+        );
+    }
+
     #[tokio::test]
     async fn known_event_types_succeed() {
         for event_type in EVENT_TYPES {
