@@ -33,6 +33,8 @@ fn offsets_by_partition(data: &[u8]) -> BTreeMap<String, Vec<i64>> {
     }
     #[derive(serde::Deserialize)]
     struct OneRecord {
+        topic: String,
+        partition: i32,
         offset: i64,
         // Read as bytes, as Lambda's base64 fields are: control characters in them are left to
         // the base64 decoder (to fail the record), so they do not make the event unreadable.
@@ -69,6 +71,8 @@ fn offsets_by_partition(data: &[u8]) -> BTreeMap<String, Vec<i64>> {
         .map(|(key, records)| {
             let mut offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
             offsets.sort_unstable();
+            // The response names a partition by its records' own topic and partition.
+            let key = records.first().map_or(key, |r| format!("{}-{}", r.topic, r.partition));
             (key, offsets)
         })
         .collect()

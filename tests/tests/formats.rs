@@ -204,8 +204,8 @@ async fn impossible_offsets_partitions_and_keys_fail_the_invocation() {
             "invalid event: records[\"t--1\"] has a record with partition -1 and offset 5: neither may be negative",
         ),
         (
-            r#"{"records":{"orders-0":[{"topic":"orders","partition":1,"offset":5}]}}"#,
-            "invalid event: records[\"orders-0\"] holds a record of topic `orders` partition 1 (offset 5): the key must be \"<topic>-<partition>\" of its records",
+            r#"{"records":{"orders-0":[{"topic":"orders","partition":0,"offset":5},{"topic":"orders","partition":1,"offset":6}]}}"#,
+            "invalid event: records[\"orders-0\"] holds records of two partitions (topic `orders` partition 0 at offset 5, topic `orders` partition 1 at offset 6): each key holds one partition",
         ),
         (
             r#"{"records":{"t-0":[],"t-0":[{"topic":"t","partition":0,"offset":5}]}}"#,

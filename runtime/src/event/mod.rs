@@ -16,6 +16,7 @@ mod wire;
 #[cfg(any(test, feature = "__differential"))]
 pub mod differential;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -106,17 +107,39 @@ impl<'a> Envelope<'a> {
         for batch in &mut partitions {
             batch.headers = headers.clone();
         }
-        let mut keys = std::collections::HashSet::with_capacity(partitions.len());
-        for batch in &mut partitions {
-            if !keys.insert(&*batch.key.0) {
-                return Err(EventError::new(format!(
-                    "`records` has the key \"{}\" more than once; each partition must appear once",
-                    &*batch.key
-                )));
+        let mut renamed = Vec::new();
+        for (i, batch) in partitions.iter_mut().enumerate() {
+            if let Some(key) = check_partition(batch)? {
+                renamed.push((i, key));
             }
         }
-        for batch in &mut partitions {
-            check_partition(batch)?;
+        if !renamed.is_empty() {
+            // Hand-made and sample events (aws-lambda-java-libs' has `mytopic-01` for partition 0
+            // of `mytopic`); Lambda itself always writes `<topic>-<partition>`.
+            let keys: Vec<&str> = renamed.iter().map(|(_, key)| key.as_str()).collect();
+            tracing::warn!(
+                ?keys,
+                "records-map keys are not \"<topic>-<partition>\" of their records: the response names each record's own topic and partition, as Lambda documents"
+            );
+        }
+        let mut keys = std::collections::HashMap::with_capacity(partitions.len());
+        for (i, batch) in partitions.iter().enumerate() {
+            if let Some(first) = keys.insert(&*batch.key.0, i) {
+                let was =
+                    |i: usize| renamed.iter().find(|(at, _)| *at == i).map(|(_, key)| key.as_str());
+                return Err(EventError::new(match (was(first), was(i)) {
+                    (None, None) => format!(
+                        "`records` has the key \"{}\" more than once; each partition must appear once",
+                        &*batch.key
+                    ),
+                    (a, b) => format!(
+                        "`records` holds partition \"{}\" under two keys (\"{}\" and \"{}\"); each partition must appear once",
+                        &*batch.key,
+                        a.unwrap_or(&batch.key),
+                        b.unwrap_or(&batch.key)
+                    ),
+                }));
+            }
         }
         Ok(Envelope {
             event_source,
@@ -132,9 +155,13 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// Every record of a map entry must belong to it; offsets are put in order.
-fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<(), EventError> {
+/// Every record of a map entry must be of one topic and partition; offsets are put in order.
+///
+/// A key that is not `"<topic>-<partition>"` of its records is replaced by that (the response
+/// names the records' own topic and partition, as Lambda documents); the key it had is returned.
+fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<Option<String>, EventError> {
     let key: &str = &batch.key;
+    let Some(first) = batch.records.first() else { return Ok(None) };
     for r in &batch.records {
         if r.partition < 0 || r.offset < 0 {
             return Err(EventError::new(format!(
@@ -142,20 +169,25 @@ fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<(), EventError> {
                 r.partition, r.offset
             )));
         }
-        if !key_matches(key, &r.topic, r.partition) {
+        if r.partition != first.partition || r.topic != first.topic {
             return Err(EventError::new(format!(
-                "records[\"{key}\"] holds a record of topic `{}` partition {} (offset {}): the key must be \"<topic>-<partition>\" of its records",
-                &*r.topic, r.partition, r.offset
+                "records[\"{key}\"] holds records of two partitions (topic `{}` partition {} at offset {}, topic `{}` partition {} at offset {}): each key holds one partition",
+                &*first.topic, first.partition, first.offset, &*r.topic, r.partition, r.offset
             )));
         }
     }
+    let renamed = (!key_matches(key, &first.topic, first.partition)).then(|| {
+        let own = Text(Cow::Owned(format!("{}-{}", &*first.topic, first.partition)));
+        std::mem::replace(&mut batch.key, own).0.into_owned()
+    });
+    let key: &str = &batch.key;
     if !batch.records.is_sorted_by_key(|r| r.offset) {
         // Lambda delivers a partition in offset order; if a hand-made event does not, running
         // it in offset order is still what "in order" must mean for the response to be right.
         tracing::warn!(partition = key, "records are not in offset order; running them sorted");
         batch.records.sort_by_key(|r| r.offset);
     }
-    Ok(())
+    Ok(renamed)
 }
 
 /// `key == format!("{topic}-{partition}")`, without allocating: the partition's digits only, as
@@ -274,12 +306,23 @@ mod tests {
     }
 
     #[test]
-    fn keys_must_match_their_records() {
-        let e = err(r#"{"records":{"t-1":[{"topic":"t","partition":2,"offset":1}]}}"#);
-        assert!(
-            e.contains("records[\"t-1\"] holds a record of topic `t` partition 2 (offset 1)"),
-            "{e}"
+    fn keys_name_their_records_partition() {
+        // A key that is not "<topic>-<partition>" of its records (sample events have them): the
+        // records' own topic and partition name the partition, as in the response.
+        for key in ["t-1", "t-02", "t", "t--2", "anything"] {
+            let event =
+                format!(r#"{{"records":{{"{key}":[{{"topic":"t","partition":2,"offset":1}}]}}}}"#);
+            let env = Envelope::parse(event.as_bytes()).unwrap();
+            assert_eq!(&*env.partitions[0].key, "t-2", "{key}");
+        }
+        let e = err(
+            r#"{"records":{"t-1":[{"topic":"t","partition":1,"offset":1},{"topic":"t","partition":2,"offset":2}]}}"#,
         );
+        assert_eq!(e, "records[\"t-1\"] holds records of two partitions (topic `t` partition 1 at offset 1, topic `t` partition 2 at offset 2): each key holds one partition");
+        let e = err(
+            r#"{"records":{"t-01":[{"topic":"t","partition":1,"offset":1}],"t-1":[{"topic":"t","partition":1,"offset":2}]}}"#,
+        );
+        assert_eq!(e, "`records` holds partition \"t-1\" under two keys (\"t-01\" and \"t-1\"); each partition must appear once");
         let e = err(r#"{"records":{"t--1":[{"topic":"t","partition":-1,"offset":1}]}}"#);
         assert!(e.contains("neither may be negative"), "{e}");
         assert!(key_matches("a-b.c-10", "a-b.c", 10));
@@ -289,8 +332,9 @@ mod tests {
         assert!(key_matches("t--0", "t-", 0));
         assert!(!key_matches("t-010", "t", 10));
         assert!(!key_matches("t-", "t", 0));
-        let e = err(r#"{"records":{"t--0":[{"topic":"t","partition":0,"offset":1}]}}"#);
-        assert!(e.contains(r#"records["t--0"] holds a record of topic `t` partition 0"#), "{e}");
+        let env =
+            Envelope::parse(br#"{"records":{"t--0":[{"topic":"t","partition":0,"offset":1}]}}"#);
+        assert_eq!(&*env.unwrap().partitions[0].key, "t-0");
         assert!(!key_matches("a-b.c10", "a-b.c", 10));
     }
 
