@@ -23,15 +23,19 @@ pub(crate) enum RecordType {
 }
 
 const SHAPE: &str = "`async fn name(record: Record<V, K>) -> Result<(), E>`";
+const STATE_SHAPE: &str =
+    "`async fn name(record: Record<V, K>, state: &S) -> Result<(), E>` (with `state = init`)";
 
 /// Checks every rule, collecting all errors, each on the token at fault.
 pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Vec<syn::Error>> {
     let sig = &func.sig;
     let mut errors = Vec::new();
     if sig.asyncness.is_none() {
+        // The shape the handler is meant to have: with state when it is asked for or taken.
+        let shape = if has_state_option || sig.inputs.len() > 1 { STATE_SHAPE } else { SHAPE };
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            format!("the handler must be an `async fn`: {SHAPE}"),
+            format!("the handler must be an `async fn`: {shape}"),
         ));
     }
     if sig.ident == "main" {
