@@ -152,7 +152,8 @@ where
     H: Handler<V, K, S>,
 {
     let mut stopped = None;
-    // Pinned where it is made (a record is not moved again); `None` once dropped.
+    // The call is pinned where it is made (the record in it is not moved again); `None` once
+    // dropped.
     let created = catch_unwind(AssertUnwindSafe(|| handler.call(record, state)))
         .map_err(|panic| stopped = Some(Stopped::Panicked(panic)))
         .ok();
