@@ -26,8 +26,12 @@ use crate::Error;
 type Bodies = Arc<Mutex<HashMap<String, Bytes>>>;
 
 /// The variables `lambda_runtime` reads at start; it panics when one is missing.
-const REQUIRED_ENV: [&str; 3] =
-    ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"];
+const REQUIRED_ENV: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+];
 
 impl<H, S, V, K> Consumer<H, S, V, K>
 where
@@ -67,14 +71,7 @@ where
         Runtime<impl Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>>,
         Error,
     > {
-        for name in REQUIRED_ENV {
-            if std::env::var_os(name).is_none() {
-                return Err(format!(
-                    "{name} is not set: Lambda sets it and AWS_LAMBDA_RUNTIME_API; to run locally, unset AWS_LAMBDA_RUNTIME_API and pass an event file"
-                )
-                .into());
-            }
-        }
+        check_lambda_env()?;
         crate::logging::init(false);
         self.apply_metrics_env();
         // One-time setup, before the first invocation is fetched (Lambda's INIT phase).
@@ -98,6 +95,17 @@ where
         Ok(Runtime::new(handler)
             .layer(RawBodyLayer { bodies })
             .layer(lambda_runtime::layers::TracingLayer::new()))
+    }
+}
+
+/// The variables Lambda sets, checked before `lambda_runtime` would panic without them.
+fn check_lambda_env() -> Result<(), Error> {
+    match REQUIRED_ENV.iter().find(|name| std::env::var_os(name).is_none()) {
+        None => Ok(()),
+        Some(name) => Err(format!(
+            "{name} is not set: Lambda sets it, with the other AWS_LAMBDA_* variables; to run locally, run the function without AWS_LAMBDA_RUNTIME_API and pass an event file"
+        )
+        .into()),
     }
 }
 
@@ -179,6 +187,14 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outside_lambda_into_runtime_is_an_error_not_a_panic() {
+        // lambda_runtime panics when AWS_LAMBDA_RUNTIME_API is missing; tests run without it.
+        assert!(std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none());
+        let e = check_lambda_env().unwrap_err().to_string();
+        assert!(e.starts_with("AWS_LAMBDA_RUNTIME_API is not set: Lambda sets it"), "{e}");
+    }
 
     #[test]
     fn a_missing_body_is_an_internal_error() {

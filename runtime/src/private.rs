@@ -73,7 +73,7 @@ where
     F: AsyncFn(Record<V, K>) -> Result<(), E> + 'static,
     E: Into<Error>,
 {
-    options.apply(Consumer::new(handler)).main()
+    consumer(handler, options).main()
 }
 
 /// [`run_record`] with shared state: `Consumer::with_state(init, handler)`.
@@ -86,7 +86,7 @@ where
     F: AsyncFn(Record<V, K>, &S) -> Result<(), E> + 'static,
     E: Into<Error>,
 {
-    options.apply(Consumer::with_state(init, handler)).main()
+    consumer_with_state(init, handler, options).main()
 }
 
 /// The consumer of a handler taking `Record<V, K>`, with the options: what `main` runs, for the
