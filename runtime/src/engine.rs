@@ -16,7 +16,6 @@ use crate::context::InvocationContext;
 use crate::decode::Decode;
 use crate::event::PartitionBatch;
 use crate::handler::Handler;
-use crate::record::Record;
 use crate::record_decode::{decode, PartitionShared};
 use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
 use crate::unwind::panic_message;
@@ -101,7 +100,14 @@ where
         let outcome = match decoded {
             Err(failure) => Outcome::Failed(failure),
             Ok(record) => {
-                let run = run_one(handler, record, state, cutoff, config);
+                // Created (inside the unwind boundary) and pinned here, where the record is:
+                // the record is moved into the handler's future once, and never again.
+                let mut stopped = None;
+                let created = catch_unwind(AssertUnwindSafe(|| handler.call(record, state)))
+                    .map_err(|panic| stopped = Some(Stopped::Panicked(panic)))
+                    .ok();
+                let call = std::pin::pin!(created);
+                let run = run_one(call, stopped, cutoff, config);
                 match span {
                     Some(span) => run.instrument(span).await,
                     None => run.await,
@@ -135,29 +141,23 @@ enum Stopped {
     TimedOut,
 }
 
-/// Runs the handler on one record. Errors, panics and running past the cutoff all become a
+/// Runs one handler call to its end. Errors, panics and running past the cutoff all become a
 /// failure of this record only.
 ///
 /// Everything that runs user code is inside one unwind boundary per record: creating the
-/// call, every poll, converting and formatting its error, and dropping its future (finished or
+/// call (the caller does, and passes `None` with the panic in `stopped` when that panicked),
+/// every poll, converting and formatting its error, and dropping its future (finished or
 /// cancelled). A panic in any of them fails the record and never reaches the batch.
-async fn run_one<V, K, S, H>(
-    handler: &H,
-    record: Record<V, K>,
-    state: &S,
+async fn run_one<F, E>(
+    mut call: Pin<&mut Option<F>>,
+    mut stopped: Option<Stopped>,
     cutoff: Instant,
     config: &Config,
 ) -> Outcome
 where
-    H: Handler<V, K, S>,
+    F: Future<Output = Result<(), E>>,
+    E: Into<crate::Error>,
 {
-    let mut stopped = None;
-    // The call is pinned where it is made (the record in it is not moved again); `None` once
-    // dropped.
-    let created = catch_unwind(AssertUnwindSafe(|| handler.call(record, state)))
-        .map_err(|panic| stopped = Some(Stopped::Panicked(panic)))
-        .ok();
-    let mut call = std::pin::pin!(created);
     // Most handlers finish on their first poll: the deadline timer is only created for those
     // that do not, so a fast handler costs no timer registration.
     let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
