@@ -6,10 +6,16 @@ use std::ops::{Deref, DerefMut};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::headers::Headers;
+use crate::record::SchemaMetadata;
+use crate::schema::{RegisteredSchema, SchemaRef};
+
 /// A type that a record's key or value can be decoded into.
 ///
 /// `bytes` is the base64-decoded payload, or `None` when Lambda sent the field as absent or
-/// `null` (for a value: a tombstone). Implemented for:
+/// `null` (for a value: a tombstone); [`DecodeContext`] says whether it is the key or the value,
+/// where the record is, and gives its headers, the schema metadata Lambda attached and, for
+/// schema-registry formats, the writer schema. Implemented for:
 ///
 /// | type | decodes |
 /// |---|---|
@@ -19,7 +25,25 @@ use serde::de::DeserializeOwned;
 /// | `Option<X>` | `None` for absent or null, else `X` |
 /// | `()` | nothing: the payload is ignored and never fails |
 ///
-/// Implement it for your own formats (Avro, Protobuf, …); an error fails only that record.
+/// and, with cargo features, `Avro<T>`, `AvroDatum<T>`, `AvroValue` (`avro`) and `Protobuf<M>`
+/// (`protobuf`). Implement it for your own formats; an error fails only that record:
+///
+/// ```
+/// use msk_lambda::{bytes::Bytes, Decode, DecodeContext, DecodeError};
+///
+/// /// `celsius,place` lines.
+/// struct Reading { celsius: f64, place: String }
+///
+/// impl Decode for Reading {
+///     fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
+///         let bytes = bytes.ok_or_else(DecodeError::missing)?;
+///         let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::invalid("not UTF-8"))?;
+///         let (celsius, place) = text.split_once(',').ok_or_else(|| DecodeError::invalid("no comma"))?;
+///         let celsius = celsius.parse().map_err(|e| DecodeError::invalid(format_args!("celsius: {e}")))?;
+///         Ok(Reading { celsius, place: place.to_owned() })
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be decoded from a Kafka record's key or value",
     label = "no `msk_lambda::Decode` for this type",
@@ -28,7 +52,128 @@ use serde::de::DeserializeOwned;
 )]
 pub trait Decode: Sized {
     /// Decodes the payload; `None` means the field was absent or `null`.
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError>;
+    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError>;
+
+    /// The writer schema this payload needs from the schema registry before [`Decode::decode`]
+    /// can run, if any. Called only when a registry is configured; the consumer fetches the
+    /// schema (once per id for the life of the execution environment) and hands it to `decode`
+    /// as [`DecodeContext::writer_schema`]. The default needs none.
+    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        let _ = (bytes, cx);
+        None
+    }
+}
+
+/// Whether a [`Decode`] impl is decoding the record's key or its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The record's key.
+    Key,
+    /// The record's value.
+    Value,
+}
+
+impl Part {
+    /// `key` or `value`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Key => "key",
+            Part::Value => "value",
+        }
+    }
+
+    /// The header a Confluent serializer in header mode writes this part's schema id to:
+    /// `__key_schema_id` or `__value_schema_id`.
+    pub fn schema_id_header(self) -> &'static str {
+        match self {
+            Part::Key => "__key_schema_id",
+            Part::Value => "__value_schema_id",
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a [`Decode`] impl may know about the payload it decodes.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeContext<'a> {
+    pub(crate) part: Part,
+    pub(crate) topic: &'a str,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) headers: &'a Headers,
+    pub(crate) schema_metadata: Option<&'a SchemaMetadata>,
+    pub(crate) writer_schema: Option<&'a RegisteredSchema>,
+}
+
+impl<'a> DecodeContext<'a> {
+    /// A context for decoding outside a consumer (tests, tools): the given part of a record of
+    /// `topic`, partition 0, offset 0, without headers, metadata or writer schema.
+    pub fn new(part: Part, topic: &'a str, headers: &'a Headers) -> Self {
+        DecodeContext {
+            part,
+            topic,
+            partition: 0,
+            offset: 0,
+            headers,
+            schema_metadata: None,
+            writer_schema: None,
+        }
+    }
+
+    /// With the schema metadata Lambda attached to this part.
+    pub fn with_schema_metadata(mut self, metadata: Option<&'a SchemaMetadata>) -> Self {
+        self.schema_metadata = metadata;
+        self
+    }
+
+    /// With the writer schema the registry gave for this payload.
+    pub fn with_writer_schema(mut self, schema: Option<&'a RegisteredSchema>) -> Self {
+        self.writer_schema = schema;
+        self
+    }
+
+    /// Whether this is the key or the value.
+    pub fn part(&self) -> Part {
+        self.part
+    }
+
+    /// The record's topic.
+    pub fn topic(&self) -> &'a str {
+        self.topic
+    }
+
+    /// The record's partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The record's offset.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// The record's headers.
+    pub fn headers(&self) -> &'a Headers {
+        self.headers
+    }
+
+    /// `keySchemaMetadata` or `valueSchemaMetadata` (for this part), present when the event
+    /// source mapping's schema-registry integration is on: the registry prefix is then already
+    /// removed from the payload.
+    pub fn schema_metadata(&self) -> Option<&'a SchemaMetadata> {
+        self.schema_metadata
+    }
+
+    /// The writer schema fetched from the registry for what [`Decode::writer_schema`] asked,
+    /// or `None` when no registry is configured or nothing was asked.
+    pub fn writer_schema(&self) -> Option<&'a RegisteredSchema> {
+        self.writer_schema
+    }
 }
 
 /// Why a key or value could not be decoded. Never contains the payload itself.
@@ -101,21 +246,33 @@ impl<T> DerefMut for Json<T> {
 }
 
 impl<T: DeserializeOwned> Decode for Json<T> {
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError> {
+    /// Reads JSON text. Registry-framed JSON Schema data (Confluent `0x00` + id or `0x01` + GUID,
+    /// AWS Glue `0x03` + compression + UUID, zlib inflated) has its prefix taken off first: JSON
+    /// text never starts with those bytes, so this cannot misread a payload.
+    fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        // Read as bytes, serde_json checks each string it meets for UTF-8; one check of the whole
-        // payload lets it read text instead, which is ~20% faster on typical small documents.
-        // Invalid UTF-8 takes the byte path, which says where the bad string is.
-        let parsed = match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(bytes),
-        };
-        parsed.map(Json).map_err(|e| DecodeError::invalid(json_error(&e)))
+        if crate::schema::framing::starts_with_magic(bytes) {
+            let unframed = crate::schema::framing::unframe_prefix(bytes)
+                .map_err(|e| DecodeError::invalid(format_args!("registry-framed JSON: {e}")))?;
+            return parse_json(&unframed.data);
+        }
+        parse_json(bytes)
     }
 }
 
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, DecodeError> {
+    // Read as bytes, serde_json checks each string it meets for UTF-8; one check of the whole
+    // payload lets it read text instead, which is ~20% faster on typical small documents.
+    // Invalid UTF-8 takes the byte path, which says where the bad string is.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map(Json).map_err(|e| DecodeError::invalid(json_error(&e)))
+}
+
 impl Decode for String {
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError> {
+    fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
@@ -128,28 +285,32 @@ impl Decode for String {
 }
 
 impl Decode for Vec<u8> {
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError> {
+    fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         bytes.map(|b| b.to_vec()).ok_or_else(DecodeError::missing)
     }
 }
 
 impl Decode for Bytes {
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError> {
+    fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         bytes.cloned().ok_or_else(DecodeError::missing)
     }
 }
 
 impl<T: Decode> Decode for Option<T> {
-    fn decode(bytes: Option<&Bytes>) -> Result<Self, DecodeError> {
+    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         match bytes {
             None => Ok(None),
-            Some(_) => T::decode(bytes).map(Some),
+            Some(_) => T::decode(bytes, cx).map(Some),
         }
+    }
+
+    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        bytes.and_then(|_| T::writer_schema(bytes, cx))
     }
 }
 
 impl Decode for () {
-    fn decode(_: Option<&Bytes>) -> Result<Self, DecodeError> {
+    fn decode(_: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         Ok(())
     }
 }
@@ -200,50 +361,72 @@ mod tests {
         number: u64,
     }
 
+    /// Decodes as a value of topic `t` without headers or metadata.
+    fn dec<T: Decode>(bytes: Option<&Bytes>) -> Result<T, DecodeError> {
+        let headers = Headers::default();
+        T::decode(bytes, &DecodeContext::new(Part::Value, "t", &headers))
+    }
+
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
     #[test]
     fn json_errors_never_quote_the_payload() {
-        let err = Json::<Card>::decode(Some(&b(r#"{"number":"4111111111111111"}"#))).unwrap_err();
+        let err = dec::<Json<Card>>(Some(&b(r#"{"number":"4111111111111111"}"#))).unwrap_err();
         let text = err.to_string();
         assert!(!text.contains("4111"), "{text}");
         assert_eq!(
             text,
             "JSON of the wrong shape: invalid type: string, expected u64 at line 1 column 28"
         );
-        let err = Json::<Card>::decode(Some(&b("secret-token"))).unwrap_err().to_string();
+        let err = dec::<Json<Card>>(Some(&b("secret-token"))).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
         assert!(err.starts_with("not valid JSON at line 1"), "{err}");
     }
 
     #[test]
     fn missing_fields_are_named() {
-        let err = Json::<Card>::decode(Some(&b("{}"))).unwrap_err().to_string();
+        let err = dec::<Json<Card>>(Some(&b("{}"))).unwrap_err().to_string();
         assert_eq!(err, "JSON of the wrong shape: missing field `number` at line 1 column 2");
     }
 
     #[test]
+    fn registry_framed_json_is_unframed() {
+        let mut confluent = vec![0x00, 0, 0, 0, 9];
+        confluent.extend_from_slice(br#"{"number":7}"#);
+        assert_eq!(dec::<Json<Card>>(Some(&Bytes::from(confluent))).unwrap().number, 7);
+        let mut glue = vec![0x03, 0x05];
+        glue.extend([0xab; 16]);
+        glue.extend(miniz_oxide::deflate::compress_to_vec_zlib(br#"{"number":8}"#, 6));
+        assert_eq!(dec::<Json<Card>>(Some(&Bytes::from(glue))).unwrap().number, 8);
+        let err = dec::<Json<Card>>(Some(&Bytes::from_static(&[0x00, 1]))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "registry-framed JSON: Confluent framing needs at least 5 bytes, the payload has 2"
+        );
+    }
+
+    #[test]
     fn absent_payloads() {
-        assert!(Json::<Card>::decode(None).unwrap_err().is_missing());
-        assert!(String::decode(None).unwrap_err().is_missing());
-        assert!(Vec::<u8>::decode(None).unwrap_err().is_missing());
-        assert!(Bytes::decode(None).unwrap_err().is_missing());
-        assert_eq!(Option::<String>::decode(None).unwrap(), None);
-        assert_eq!(<()>::decode(None), Ok(()));
-        assert_eq!(<()>::decode(Some(&b("\u{0}\u{ff}"))), Ok(()));
+        assert!(dec::<Json<Card>>(None).unwrap_err().is_missing());
+        assert!(dec::<String>(None).unwrap_err().is_missing());
+        assert!(dec::<Vec<u8>>(None).unwrap_err().is_missing());
+        assert!(dec::<Bytes>(None).unwrap_err().is_missing());
+        assert_eq!(dec::<Option<String>>(None).unwrap(), None);
+        assert_eq!(dec::<()>(None), Ok(()));
+        assert_eq!(dec::<()>(Some(&b("\u{0}\u{ff}"))), Ok(()));
     }
 
     #[test]
     fn text_and_bytes() {
-        assert_eq!(String::decode(Some(&b("café"))).unwrap(), "café");
+        assert_eq!(dec::<String>(Some(&b("café"))).unwrap(), "café");
         let bad = Bytes::from_static(&[0x61, 0xff]);
-        let err = String::decode(Some(&bad)).unwrap_err().to_string();
+        let err = dec::<String>(Some(&bad)).unwrap_err().to_string();
         assert!(err.contains("index 1"), "{err}");
-        assert_eq!(Vec::<u8>::decode(Some(&bad)).unwrap(), vec![0x61, 0xff]);
-        assert_eq!(Bytes::decode(Some(&bad)).unwrap(), bad);
-        assert_eq!(Option::<String>::decode(Some(&b("x"))).unwrap(), Some("x".to_owned()));
-        assert_eq!(Json::<Card>::decode(Some(&b(r#"{"number":7}"#))).unwrap().number, 7);
+        assert_eq!(dec::<Vec<u8>>(Some(&bad)).unwrap(), vec![0x61, 0xff]);
+        assert_eq!(dec::<Bytes>(Some(&bad)).unwrap(), bad);
+        assert_eq!(dec::<Option<String>>(Some(&b("x"))).unwrap(), Some("x".to_owned()));
+        assert_eq!(dec::<Json<Card>>(Some(&b(r#"{"number":7}"#))).unwrap().number, 7);
     }
 }

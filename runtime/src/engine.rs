@@ -13,11 +13,15 @@ use tracing::Instrument as _;
 
 use crate::config::{Config, FailurePolicy};
 use crate::context::InvocationContext;
-use crate::decode::Decode;
-use crate::event::PartitionBatch;
+use crate::decode::{Decode, Part};
+use crate::event::{PartitionBatch, RawRecord};
 use crate::handler::Handler;
-use crate::record_decode::{decode, PartitionShared};
+use crate::record::Record;
+use crate::record_decode::{
+    context, decode, decode_payloads, decode_typed, writer_schema, PartitionShared,
+};
 use crate::report::{Failure, FailureKind, Outcome, PartitionReport};
+use crate::schema::{RegisteredSchema, SchemaRef, SchemaRegistry};
 use crate::unwind::panic_message;
 
 /// Runs every partition of the event and reports every record's outcome.
@@ -93,9 +97,16 @@ where
         // Without it, the call is not wrapped at all: a record is moved as few times as can be.
         let span = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| tracing::debug_span!("record", topic_partition = key, offset));
-        let decoded = match &span {
-            Some(span) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
-            None => decode::<V, K>(raw, &mut shared),
+        let decoded = match (&config.registry, &span) {
+            (None, Some(span)) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
+            (None, None) => decode::<V, K>(raw, &mut shared),
+            (Some(registry), span) => {
+                let decoding = decode_with_registry::<V, K>(raw, &mut shared, registry, cutoff);
+                match span {
+                    Some(span) => decoding.instrument(span.clone()).await,
+                    None => decoding.await,
+                }
+            }
         };
         let outcome = match decoded {
             Err(failure) => Outcome::Failed(failure),
@@ -131,6 +142,50 @@ where
         outcomes.push((offset, outcome));
     }
     PartitionReport { key: key.to_owned(), outcomes }
+}
+
+/// Decodes a record whose key or value type may need writer schemas from the registry: asks
+/// the types which (if any), fetches them (cached; no later than the cutoff), then decodes.
+async fn decode_with_registry<V: Decode, K: Decode>(
+    raw: &mut RawRecord<'_>,
+    shared: &mut PartitionShared,
+    registry: &SchemaRegistry,
+    cutoff: Instant,
+) -> Result<Record<V, K>, Failure> {
+    let payloads = decode_payloads(raw, shared)?;
+    let key_cx = context(Part::Key, raw, shared, &payloads.headers, None);
+    let key_ref = writer_schema::<K>(payloads.key.as_ref(), &key_cx)?;
+    let value_cx = context(Part::Value, raw, shared, &payloads.headers, None);
+    let value_ref = writer_schema::<V>(payloads.value.as_ref(), &value_cx)?;
+    let key_schema = fetch_schema(registry, Part::Key, key_ref, cutoff).await?;
+    let value_schema = fetch_schema(registry, Part::Value, value_ref, cutoff).await?;
+    decode_typed(raw, shared, payloads, [key_schema.as_deref(), value_schema.as_deref()])
+}
+
+async fn fetch_schema(
+    registry: &SchemaRegistry,
+    part: Part,
+    reference: Option<SchemaRef>,
+    cutoff: Instant,
+) -> Result<Option<Arc<RegisteredSchema>>, Failure> {
+    let Some(reference) = reference else { return Ok(None) };
+    match tokio::time::timeout_at(cutoff, registry.get(reference)).await {
+        Ok(Ok(schema)) => Ok(Some(schema)),
+        Ok(Err(e)) => Err(Failure::new(
+            FailureKind::SchemaRegistry,
+            format!(
+                "the {part}'s writer schema, {reference}, could not be had from {}: {e}",
+                registry.describe()
+            ),
+        )),
+        Err(_) => Err(Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "the deadline margin was reached while fetching the {part}'s writer schema, {reference}, from {}",
+                registry.describe()
+            ),
+        )),
+    }
 }
 
 /// Why a handler call ended without its result.

@@ -29,6 +29,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "avro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
+pub mod avro;
 mod config;
 mod consumer;
 mod context;
@@ -45,12 +48,16 @@ mod local;
 mod logging;
 mod metrics;
 mod private;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 #[cfg(feature = "producer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "producer")))]
 pub mod producer;
 mod record;
 mod record_decode;
 mod report;
+pub mod schema;
 pub mod testing;
 mod unwind;
 
@@ -59,7 +66,7 @@ pub use bytes;
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
 pub use consumer::{Consumer, StateInit};
 pub use context::{EventSource, InvocationContext};
-pub use decode::{Decode, DecodeError, Json};
+pub use decode::{Decode, DecodeContext, DecodeError, Json, Part};
 pub use error::{Error, InvocationError};
 pub use event::EventError;
 pub use handler::{Handler, Stateful, Stateless};

@@ -9,10 +9,12 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 
 use crate::context::InvocationContext;
-use crate::decode::Decode;
+use crate::decode::{Decode, DecodeContext, Part};
 use crate::event::{decode_headers, Base64, PartitionBatch, RawRecord};
+use crate::headers::Headers;
 use crate::record::{Record, RecordShared};
 use crate::report::{Failure, FailureKind};
+use crate::schema::{RegisteredSchema, SchemaRef};
 use crate::unwind::panic_message;
 
 /// Standard base64 as Lambda writes it; missing padding is tolerated.
@@ -62,19 +64,71 @@ impl PartitionShared {
     }
 }
 
+/// A record's headers and base64-decoded key and value, before they are decoded into types.
+pub(crate) struct Payloads {
+    pub headers: Headers,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+}
+
+/// Decodes a record's headers, key and value bytes.
+pub(crate) fn decode_payloads(
+    raw: &mut RawRecord<'_>,
+    shared: &mut PartitionShared,
+) -> Result<Payloads, Failure> {
+    let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
+    let headers =
+        decode_headers(std::mem::take(&mut raw.headers), &shared.headers).map_err(decode_error)?;
+    let key = base64_field("key", raw.key.as_ref(), &mut shared.payloads).map_err(decode_error)?;
+    let value =
+        base64_field("value", raw.value.as_ref(), &mut shared.payloads).map_err(decode_error)?;
+    Ok(Payloads { headers, key, value })
+}
+
+/// The context a key's or value's `Decode` impl gets.
+pub(crate) fn context<'a>(
+    part: Part,
+    raw: &'a RawRecord<'_>,
+    shared: &'a PartitionShared,
+    headers: &'a Headers,
+    writer_schema: Option<&'a RegisteredSchema>,
+) -> DecodeContext<'a> {
+    let schema_metadata = match part {
+        Part::Key => raw.key_schema_metadata.as_deref(),
+        Part::Value => raw.value_schema_metadata.as_deref(),
+    };
+    DecodeContext {
+        part,
+        topic: &shared.record.topic,
+        partition: raw.partition,
+        offset: raw.offset,
+        headers,
+        schema_metadata,
+        writer_schema,
+    }
+}
+
 /// Builds the typed record, or says which part of it could not be decoded.
 pub(crate) fn decode<V: Decode, K: Decode>(
     raw: &mut RawRecord<'_>,
     shared: &mut PartitionShared,
 ) -> Result<Record<V, K>, Failure> {
+    let payloads = decode_payloads(raw, shared)?;
+    decode_typed(raw, shared, payloads, [None, None])
+}
+
+/// Decodes the key and value into `K` and `V`, with the writer schemas the registry gave
+/// (`[key, value]`), and builds the record.
+pub(crate) fn decode_typed<V: Decode, K: Decode>(
+    raw: &mut RawRecord<'_>,
+    shared: &PartitionShared,
+    payloads: Payloads,
+    writer_schemas: [Option<&RegisteredSchema>; 2],
+) -> Result<Record<V, K>, Failure> {
     let decode_error = |message: String| Failure::new(FailureKind::Decode, message);
-    let headers =
-        decode_headers(std::mem::take(&mut raw.headers), &shared.headers).map_err(decode_error)?;
-    let raw_key =
-        base64_field("key", raw.key.as_ref(), &mut shared.payloads).map_err(decode_error)?;
-    let raw_value =
-        base64_field("value", raw.value.as_ref(), &mut shared.payloads).map_err(decode_error)?;
-    let decoded_key = catch_decode::<K>(raw_key.as_ref()).map_err(|e| {
+    let Payloads { headers, key: raw_key, value: raw_value } = payloads;
+    let key_cx = context(Part::Key, raw, shared, &headers, writer_schemas[0]);
+    let decoded_key = catch_decode::<K>(raw_key.as_ref(), &key_cx).map_err(|e| {
         decode_error(if e.is_missing() {
             format!(
                 "the key is absent or null, but the key type `{0}` needs one; declare it as `Option<{0}>` to accept records without a key",
@@ -84,7 +138,8 @@ pub(crate) fn decode<V: Decode, K: Decode>(
             format!("the key could not be decoded as `{}`: {e}", short_type_name::<K>())
         })
     })?;
-    let value = catch_decode::<V>(raw_value.as_ref()).map_err(|e| {
+    let value_cx = context(Part::Value, raw, shared, &headers, writer_schemas[1]);
+    let value = catch_decode::<V>(raw_value.as_ref(), &value_cx).map_err(|e| {
         decode_error(if e.is_missing() {
             format!(
                 "the value is null or absent (a tombstone), but the value type `{0}` needs one; declare it as `Option<{0}>` to accept tombstones",
@@ -107,6 +162,25 @@ pub(crate) fn decode<V: Decode, K: Decode>(
         headers,
         key_schema: raw.key_schema_metadata.take(),
         value_schema: raw.value_schema_metadata.take(),
+    })
+}
+
+/// The writer schema a `Decode` impl asks for; a panic in it fails the record like any decode
+/// error.
+pub(crate) fn writer_schema<T: Decode>(
+    bytes: Option<&Bytes>,
+    cx: &DecodeContext<'_>,
+) -> Result<Option<SchemaRef>, Failure> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| T::writer_schema(bytes, cx))).map_err(|panic| {
+        Failure::new(
+            FailureKind::Decode,
+            format!(
+                "the {} type `{}` panicked naming its writer schema: {}",
+                cx.part(),
+                short_type_name::<T>(),
+                panic_message(&*panic)
+            ),
+        )
     })
 }
 
@@ -147,8 +221,11 @@ fn base64_reason(e: &base64::DecodeError) -> String {
 }
 
 /// A user's `Decode` impl that panics fails its record like any decode error.
-fn catch_decode<T: Decode>(bytes: Option<&Bytes>) -> Result<T, crate::DecodeError> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| T::decode(bytes))) {
+fn catch_decode<T: Decode>(
+    bytes: Option<&Bytes>,
+    cx: &DecodeContext<'_>,
+) -> Result<T, crate::DecodeError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| T::decode(bytes, cx))) {
         Ok(result) => result,
         Err(panic) => Err(crate::DecodeError::invalid(format_args!(
             "the decoder panicked: {}",

@@ -97,16 +97,20 @@ pub enum FailureKind {
     Panic,
     /// The handler was still running when the deadline margin was reached.
     Timeout,
+    /// The schema registry could not give the writer schema the key or value needs (it could
+    /// not be reached, or does not know the schema id). Lambda delivers the record again.
+    SchemaRegistry,
 }
 
 impl FailureKind {
-    /// A short lowercase name: `decode`, `handler`, `panic`, `timeout`.
+    /// A short lowercase name: `decode`, `handler`, `panic`, `timeout`, `schema_registry`.
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Decode => "decode",
             FailureKind::Handler => "handler",
             FailureKind::Panic => "panic",
             FailureKind::Timeout => "timeout",
+            FailureKind::SchemaRegistry => "schema_registry",
         }
     }
 }

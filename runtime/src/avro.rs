@@ -1,0 +1,245 @@
+//! Avro keys and values (the `avro` feature): [`Avro<T>`] for registry-written data,
+//! [`AvroDatum<T>`] for bare datums, [`AvroValue`] for dynamic use.
+//!
+//! The writer schema comes from the schema registry when one is configured (see
+//! [`crate::schema`]): records written with an older or newer schema are read into the handler's
+//! type by Avro schema resolution (fields added with a default, fields removed, promotions).
+//! Without a registry, the handler's schema is used as the writer schema too, which reads only
+//! data written with exactly that schema (what Powertools for AWS Lambda does).
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::{PoisonError, RwLock};
+
+pub use apache_avro::types::Value;
+pub use apache_avro::Schema;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::decode::{Decode, DecodeContext, DecodeError};
+use crate::schema::framing::{unframe, Sniff, Unframed};
+use crate::schema::{RegisteredSchema, SchemaFormat, SchemaRef};
+
+/// A type's Avro reader schema: the schema the handler reads records into.
+///
+/// Implemented for every type with apache-avro's `AvroSchema` (its `derive` feature). For a
+/// schema you have as text, implement it with [`parse_schema`]:
+///
+/// ```
+/// # #[derive(serde::Deserialize)] struct Order;
+/// impl msk_lambda::avro::ReaderSchema for Order {
+///     fn reader_schema() -> Result<msk_lambda::avro::Schema, String> {
+///         msk_lambda::avro::parse_schema(r#"{"type":"record","name":"Order","fields":[]}"#)
+///     }
+/// }
+/// ```
+///
+/// It is called once per type; the parsed schema is kept.
+pub trait ReaderSchema {
+    /// The reader schema, or why it is not valid.
+    fn reader_schema() -> Result<Schema, String>;
+}
+
+impl<T: apache_avro::AvroSchema> ReaderSchema for T {
+    fn reader_schema() -> Result<Schema, String> {
+        Ok(T::get_schema())
+    }
+}
+
+/// Parses an Avro schema's JSON text, with a message saying what is wrong.
+pub fn parse_schema(json: &str) -> Result<Schema, String> {
+    Schema::parse_str(json).map_err(|e| format!("invalid Avro schema: {e}"))
+}
+
+type SchemaCache = RwLock<HashMap<TypeId, &'static Result<Schema, String>>>;
+
+/// Each reader type's schema, parsed once per execution environment (leaked: one per type).
+fn reader_schema_of<T: ReaderSchema + 'static>() -> &'static Result<Schema, String> {
+    static CACHE: std::sync::OnceLock<SchemaCache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(found) = cache.read().unwrap_or_else(PoisonError::into_inner).get(&id) {
+        return found;
+    }
+    let parsed: &'static Result<Schema, String> = Box::leak(Box::new(T::reader_schema()));
+    *cache.write().unwrap_or_else(PoisonError::into_inner).entry(id).or_insert(parsed)
+}
+
+/// An Avro key or value written through a schema registry: Confluent (`0x00` + id, `0x01` +
+/// GUID, or the id in a `__key_schema_id` / `__value_schema_id` header), AWS Glue (`0x03` …,
+/// zlib inflated), Avro single-object encoding, or delivered by Lambda's schema-registry
+/// integration (schema metadata on the record, prefix already removed). A payload with none of
+/// these is refused, never guessed at: use [`AvroDatum<T>`] for bare datums.
+///
+/// `T` is any serde type with a [`ReaderSchema`]; it derefs to `T`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Avro<T>(pub T);
+
+/// A bare Avro datum (no registry framing is looked for), read with the writer schema Lambda's
+/// metadata names when a registry is configured, else with `T`'s schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AvroDatum<T>(pub T);
+
+/// A registry-written Avro key or value decoded without a Rust type, with its writer schema
+/// (from the registry, which must be configured).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AvroValue(pub Value);
+
+macro_rules! wrapper {
+    ($name:ident) => {
+        impl<T> $name<T> {
+            /// Takes the decoded value out.
+            pub fn into_inner(self) -> T {
+                self.0
+            }
+        }
+
+        impl<T> Deref for $name<T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.0
+            }
+        }
+
+        impl<T> DerefMut for $name<T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.0
+            }
+        }
+    };
+}
+wrapper!(Avro);
+wrapper!(AvroDatum);
+
+impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for Avro<T> {
+    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
+        let bytes = bytes.ok_or_else(DecodeError::missing)?;
+        let unframed = unframe(bytes, cx, Sniff::Required).map_err(DecodeError::invalid)?;
+        read_typed::<T>(&unframed, cx).map(Avro)
+    }
+
+    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        unframe(bytes?, cx, Sniff::Required).ok()?.schema
+    }
+}
+
+impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for AvroDatum<T> {
+    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
+        let bytes = bytes.ok_or_else(DecodeError::missing)?;
+        let unframed = unframe(bytes, cx, Sniff::Never).map_err(DecodeError::invalid)?;
+        read_typed::<T>(&unframed, cx).map(AvroDatum)
+    }
+
+    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        unframe(bytes?, cx, Sniff::Never).ok()?.schema
+    }
+}
+
+impl Decode for AvroValue {
+    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
+        let bytes = bytes.ok_or_else(DecodeError::missing)?;
+        let unframed = unframe(bytes, cx, Sniff::Required).map_err(DecodeError::invalid)?;
+        let writer = cx.writer_schema().ok_or_else(|| {
+            DecodeError::invalid(format_args!(
+                "AvroValue needs the writer schema{}, and no schema registry is configured (set MSK_LAMBDA_SCHEMA_REGISTRY)",
+                unframed.schema.map(|s| format!(" ({s})")).unwrap_or_default()
+            ))
+        })?;
+        let schema = writer_avro_schema(writer)?;
+        read_datum(&unframed.data, schema, None, writer.reference()).map(AvroValue)
+    }
+
+    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        unframe(bytes?, cx, Sniff::Required).ok()?.schema
+    }
+}
+
+fn writer_avro_schema(writer: &RegisteredSchema) -> Result<&Schema, DecodeError> {
+    if !matches!(writer.format(), SchemaFormat::Avro) {
+        return Err(DecodeError::invalid(format_args!(
+            "the writer schema {} is {}, not AVRO",
+            writer.reference(),
+            writer.format()
+        )));
+    }
+    writer.parsed(parse_schema).map_err(|e| {
+        DecodeError::invalid(format_args!("writer schema {}: {e}", writer.reference()))
+    })
+}
+
+fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
+    unframed: &Unframed<'_>,
+    cx: &DecodeContext<'_>,
+) -> Result<T, DecodeError> {
+    let reader = reader_schema_of::<T>().as_ref().map_err(|e| {
+        DecodeError::invalid(format_args!(
+            "the reader schema of `{}`: {e}",
+            crate::record_decode::short_type_name::<T>()
+        ))
+    })?;
+    // Lambda's JSON mode (EventRecordFormat JSON) delivers the record as JSON text with its
+    // schema metadata; SOURCE mode delivers the bare datum. A datum is taken as JSON text only
+    // when metadata is present, it starts with `{` and it parses as `T` from JSON.
+    if cx.schema_metadata().is_some() && unframed.data.first() == Some(&b'{') {
+        if let Ok(value) = serde_json::from_slice::<T>(&unframed.data) {
+            return Ok(value);
+        }
+    }
+    let value = match cx.writer_schema() {
+        Some(writer) => {
+            let schema = writer_avro_schema(writer)?;
+            read_datum(&unframed.data, schema, Some(reader), writer.reference())?
+        }
+        // No registry: the reader schema is taken as the writer's.
+        None => read_datum(&unframed.data, reader, None, unframed.schema.unwrap_or(NO_REF))
+                .map_err(|e| {
+                    DecodeError::invalid(format_args!(
+                        "{e} (no schema registry is configured, so the data was read with the handler's own schema; set MSK_LAMBDA_SCHEMA_REGISTRY to read it with its writer schema)"
+                    ))
+                })?,
+    };
+    apache_avro::from_value::<T>(&value).map_err(|e| {
+        DecodeError::invalid(format_args!(
+            "the Avro datum does not fit `{}`: {e}",
+            crate::record_decode::short_type_name::<T>()
+        ))
+    })
+}
+
+/// Stands in for "the handler's own schema" in messages when the framing named none.
+const NO_REF: SchemaRef = SchemaRef::ConfluentId(u32::MAX);
+
+/// Reads one datum written with `writer` (resolved into `reader` when given), which must take
+/// every byte.
+fn read_datum(
+    data: &[u8],
+    writer: &Schema,
+    reader: Option<&Schema>,
+    named: SchemaRef,
+) -> Result<Value, DecodeError> {
+    let what = if named == NO_REF { "the handler's schema".to_owned() } else { named.to_string() };
+    let mut rest = data;
+    let value = apache_avro::from_avro_datum(writer, &mut rest, reader).map_err(|e| {
+        DecodeError::invalid(format_args!("the data does not match {what}: {}", avro_error(&e)))
+    })?;
+    if !rest.is_empty() {
+        return Err(DecodeError::invalid(format_args!(
+            "the data does not match {what}: {} of {} bytes are left after the datum",
+            rest.len(),
+            data.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// apache-avro's message, without payload values it may quote.
+fn avro_error(e: &apache_avro::Error) -> String {
+    let text = e.to_string();
+    // Messages such as "Could not find matching type in union: Value: String(\"secret\")" quote
+    // the datum; keep what comes before the value.
+    match text.find("Value:").or_else(|| text.find("value:")) {
+        Some(at) => text[..at].trim_end_matches([' ', ':', ',']).to_owned(),
+        None => text,
+    }
+}

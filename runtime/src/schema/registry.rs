@@ -1,0 +1,248 @@
+//! [`SchemaRegistry`]: the cache in front of a [`SchemaSource`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::future::{BoxFuture, FutureExt as _, Shared};
+
+use super::framing::SchemaRef;
+use super::source::{RegisteredSchema, SchemaSource};
+
+/// The environment variable naming the schema registry: an `http://` or `https://` URL is a
+/// Confluent Schema Registry (feature `confluent-registry`), an `arn:aws:glue:` registry ARN the
+/// AWS Glue Schema Registry (feature `glue-registry`).
+pub const SCHEMA_REGISTRY_ENV: &str = "MSK_LAMBDA_SCHEMA_REGISTRY";
+
+/// How long a failed fetch is remembered before the next record that needs the schema tries
+/// again: an unreachable registry fails the records that need it quickly instead of making each
+/// wait for its own timeout, and a registry that comes back is used again within seconds.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a schema could not be had from the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryError {
+    message: String,
+    not_found: bool,
+}
+
+impl RegistryError {
+    /// The registry does not know the schema.
+    pub fn not_found(reference: SchemaRef) -> Self {
+        RegistryError { message: format!("{reference} is not in the registry"), not_found: true }
+    }
+
+    /// The registry could not be asked or did not answer usefully (unreachable, timed out,
+    /// refused the credentials, answered something unreadable).
+    pub fn unavailable(message: impl fmt::Display) -> Self {
+        RegistryError { message: message.to_string(), not_found: false }
+    }
+
+    /// True when the registry answered that it does not know the schema.
+    pub fn is_not_found(&self) -> bool {
+        self.not_found
+    }
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+type Fetch = Shared<BoxFuture<'static, Result<Arc<RegisteredSchema>, RegistryError>>>;
+
+enum Entry {
+    Ready(Arc<RegisteredSchema>),
+    /// Being fetched: every record that needs it awaits this one fetch.
+    Pending(Fetch),
+    Failed(RegistryError, Instant),
+}
+
+struct Inner {
+    source: Arc<dyn SchemaSource>,
+    name: String,
+    entries: Mutex<HashMap<SchemaRef, Entry>>,
+    fetches: AtomicU64,
+}
+
+/// A schema registry with its cache: each schema is fetched once for the life of the
+/// execution environment (schemas are immutable per id), once even when many records need it
+/// at the same time, and not at all when no record needs it. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct SchemaRegistry {
+    inner: Arc<Inner>,
+}
+
+impl SchemaRegistry {
+    /// A cache in front of `source`.
+    pub fn new(source: impl SchemaSource) -> Self {
+        let name = source.describe();
+        SchemaRegistry {
+            inner: Arc::new(Inner {
+                source: Arc::new(source),
+                name,
+                entries: Mutex::new(HashMap::new()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The registry `MSK_LAMBDA_SCHEMA_REGISTRY` names, `Ok(None)` when it is unset or empty.
+    /// An `http(s)://` URL is Confluent (credentials: see [`ConfluentRegistry::from_env`]
+    /// (super::ConfluentRegistry::from_env)), an `arn:aws:glue:` ARN is AWS Glue; either needs
+    /// its cargo feature.
+    pub async fn from_env() -> Result<Option<SchemaRegistry>, RegistryError> {
+        let Some(value) = std::env::var(SCHEMA_REGISTRY_ENV).ok().filter(|v| !v.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let value = value.trim();
+        if value.starts_with("http://") || value.starts_with("https://") {
+            #[cfg(feature = "confluent-registry")]
+            return Ok(Some(SchemaRegistry::new(super::ConfluentRegistry::from_env(value)?)));
+            #[cfg(not(feature = "confluent-registry"))]
+            return Err(RegistryError::unavailable(format!(
+                "{SCHEMA_REGISTRY_ENV} is a Confluent registry URL, but msk-lambda was built without its `confluent-registry` feature"
+            )));
+        }
+        if value.starts_with("arn:aws:glue:") {
+            #[cfg(feature = "glue-registry")]
+            return Ok(Some(SchemaRegistry::new(super::GlueRegistry::from_env(value).await?)));
+            #[cfg(not(feature = "glue-registry"))]
+            return Err(RegistryError::unavailable(format!(
+                "{SCHEMA_REGISTRY_ENV} is an AWS Glue registry ARN, but msk-lambda was built without its `glue-registry` feature"
+            )));
+        }
+        Err(RegistryError::unavailable(format!(
+            "{SCHEMA_REGISTRY_ENV} must be an http(s):// URL (Confluent Schema Registry) or an arn:aws:glue: registry ARN; it is neither"
+        )))
+    }
+
+    /// What the registry is, for messages.
+    pub fn describe(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// How many fetches this registry has started (a cache hit starts none).
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The schema `reference` names: from the cache, or fetched once.
+    pub async fn get(&self, reference: SchemaRef) -> Result<Arc<RegisteredSchema>, RegistryError> {
+        let fetch = {
+            let mut entries = self.inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            match entries.get(&reference) {
+                Some(Entry::Ready(schema)) => return Ok(Arc::clone(schema)),
+                Some(Entry::Pending(fetch)) => fetch.clone(),
+                Some(Entry::Failed(error, at)) if at.elapsed() < RETRY_AFTER => {
+                    return Err(error.clone())
+                }
+                _ => {
+                    self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+                    let fetch = self.inner.source.fetch(reference).map(|r| r.map(Arc::new));
+                    let fetch = fetch.boxed().shared();
+                    entries.insert(reference, Entry::Pending(fetch.clone()));
+                    fetch
+                }
+            }
+        };
+        let result = fetch.await;
+        let mut entries = self.inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        // The first waiter to finish records the result; the others find it done.
+        if let Some(Entry::Pending(_)) = entries.get(&reference) {
+            let entry = match &result {
+                Ok(schema) => Entry::Ready(Arc::clone(schema)),
+                Err(error) => Entry::Failed(error.clone(), Instant::now()),
+            };
+            entries.insert(reference, entry);
+        }
+        result
+    }
+}
+
+impl fmt::Debug for SchemaRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaRegistry")
+            .field("registry", &self.inner.name)
+            .field("fetches", &self.fetch_count())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::{SchemaFormat, SourceFuture};
+    use super::*;
+
+    /// Counts fetches and answers after a delay, failing while `down` is set.
+    struct Slow {
+        calls: Arc<AtomicU64>,
+        down: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl SchemaSource for Slow {
+        fn describe(&self) -> String {
+            "slow test registry".into()
+        }
+        fn fetch(&self, reference: SchemaRef) -> SourceFuture {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let down = self.down.load(Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if down {
+                    return Err(RegistryError::unavailable("connection refused"));
+                }
+                Ok(RegisteredSchema::new(reference, SchemaFormat::Avro, "\"long\""))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_each_schema_once_under_concurrency() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let registry = SchemaRegistry::new(Slow { calls: calls.clone(), down: down.clone() });
+        let gets = (0..50).map(|i| registry.get(SchemaRef::ConfluentId(i % 2)));
+        let results = futures_util::future::join_all(gets).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(registry.fetch_count(), 2);
+        registry.get(SchemaRef::ConfluentId(1)).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "cached");
+    }
+
+    #[tokio::test]
+    async fn failures_are_shared_then_retried() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let registry = SchemaRegistry::new(Slow { calls: calls.clone(), down: down.clone() });
+        let gets = (0..10).map(|_| registry.get(SchemaRef::ConfluentId(7)));
+        for result in futures_util::future::join_all(gets).await {
+            assert_eq!(result.unwrap_err().to_string(), "connection refused");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Within RETRY_AFTER the failure is remembered.
+        assert!(registry.get(SchemaRef::ConfluentId(7)).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // After it, the registry is asked again.
+        down.store(false, Ordering::SeqCst);
+        if let Entry::Failed(_, at) = registry
+            .inner
+            .entries
+            .lock()
+            .unwrap()
+            .get_mut(&SchemaRef::ConfluentId(7))
+            .unwrap()
+        {
+            *at -= RETRY_AFTER;
+        }
+        registry.get(SchemaRef::ConfluentId(7)).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}
