@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::schema::SchemaRegistry;
-
 /// What happens to the rest of a partition after one of its records fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FailurePolicy {
@@ -38,8 +36,6 @@ pub(crate) struct Config {
     pub failure_policy: FailurePolicy,
     pub response_mode: ResponseMode,
     pub deadline_margin: Duration,
-    /// Where writer schemas come from; `None` when no registry is configured.
-    pub registry: Option<SchemaRegistry>,
 }
 
 /// Partitions in flight at once by default.
@@ -55,7 +51,6 @@ impl Default for Config {
             failure_policy: FailurePolicy::default(),
             response_mode: ResponseMode::default(),
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
-            registry: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
+use crate::schema::SchemaRegistry;
 use crate::config::{Config, FailurePolicy, ResponseMode};
 use crate::context::InvocationContext;
 use crate::decode::Decode;
@@ -59,7 +60,21 @@ pub struct Consumer<H, S, V, K> {
     state: tokio::sync::OnceCell<S>,
     config: Config,
     metrics: Metrics,
+    registry: RegistrySetting,
+    /// The registry in use, resolved from `registry` on the first invocation.
+    resolved_registry: tokio::sync::OnceCell<Option<SchemaRegistry>>,
     _records: PhantomData<fn(Record<V, K>)>,
+}
+
+/// Where the consumer's schema registry comes from.
+#[derive(Debug, Clone)]
+enum RegistrySetting {
+    /// `MSK_LAMBDA_SCHEMA_REGISTRY`, or none when it is unset (the default).
+    FromEnv,
+    /// A registry URL or ARN, resolved on the first invocation.
+    Uri(String),
+    /// A registry built by the caller.
+    Given(SchemaRegistry),
 }
 
 impl<F, V, K> Consumer<Stateless<F>, (), V, K> {
@@ -128,6 +143,8 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
             state: tokio::sync::OnceCell::new(),
             config: Config::default(),
             metrics: Metrics::default(),
+            registry: RegistrySetting::FromEnv,
+            resolved_registry: tokio::sync::OnceCell::new(),
             _records: PhantomData,
         }
     }
@@ -179,6 +196,30 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
         self.config.deadline_margin = margin;
         self
     }
+
+    /// Where `Avro`, `AvroValue` and other registry-aware types get writer schemas, in place of
+    /// `MSK_LAMBDA_SCHEMA_REGISTRY` (which is read when this is not called).
+    ///
+    /// ```
+    /// # use msk_lambda::{Consumer, Record};
+    /// # async fn handle(_: Record<String>) -> Result<(), msk_lambda::Error> { Ok(()) }
+    /// use msk_lambda::schema::{SchemaFormat, SchemaRef, SchemaRegistry, StaticSchemas};
+    ///
+    /// let schemas = StaticSchemas::new().with(SchemaRef::ConfluentId(1), SchemaFormat::Avro, r#""long""#);
+    /// let consumer = Consumer::new(handle).schema_registry(SchemaRegistry::new(schemas));
+    /// ```
+    pub fn schema_registry(mut self, registry: SchemaRegistry) -> Self {
+        self.registry = RegistrySetting::Given(registry);
+        self
+    }
+
+    /// The schema registry by URL (Confluent, `http(s)://…`) or ARN (AWS Glue,
+    /// `arn:aws:glue:…`), as `MSK_LAMBDA_SCHEMA_REGISTRY` would name it; connected on the first
+    /// invocation.
+    pub fn schema_registry_uri(mut self, uri: impl Into<String>) -> Self {
+        self.registry = RegistrySetting::Uri(uri.into());
+        self
+    }
 }
 
 impl<H, S, V, K> Consumer<H, S, V, K>
@@ -193,6 +234,22 @@ where
             .get_or_try_init(|| (self.init)())
             .await
             .map_err(|e| InvocationError::Init(Arc::from(e)))
+    }
+
+    /// The schema registry in use (resolved once, on the first invocation), if any.
+    pub async fn registry(&self) -> Result<Option<&SchemaRegistry>, InvocationError> {
+        let resolved = self
+            .resolved_registry
+            .get_or_try_init(|| async {
+                match &self.registry {
+                    RegistrySetting::FromEnv => SchemaRegistry::from_env().await,
+                    RegistrySetting::Uri(uri) => SchemaRegistry::from_uri(uri).await.map(Some),
+                    RegistrySetting::Given(registry) => Ok(Some(registry.clone())),
+                }
+            })
+            .await
+            .map_err(InvocationError::SchemaRegistry)?;
+        Ok(resolved.as_ref())
     }
 
     /// Processes one raw event the way a Lambda invocation does, with a local context (a
@@ -246,11 +303,18 @@ where
                 "the deadline margin is at or above the time left: no record can start, and Lambda will deliver this batch again and again; raise the function's timeout or lower the deadline margin"
             );
         }
+        let registry = self.registry().await?;
         let context = Arc::new(context);
-        let partitions =
-            run_batch(envelope.partitions, &context, &self.config, &self.handler, state)
-                .instrument(span)
-                .await;
+        let partitions = run_batch(
+            envelope.partitions,
+            &context,
+            &self.config,
+            registry,
+            &self.handler,
+            state,
+        )
+        .instrument(span)
+        .await;
         let report =
             BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms };
         let not_started = report.counts().not_started;
@@ -306,7 +370,10 @@ where
 
 impl<H, S, V, K> fmt::Debug for Consumer<H, S, V, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Consumer")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) async fn run_batch<V, K, S, H>(
     partitions: Vec<PartitionBatch<'_>>,
     context: &Arc<InvocationContext>,
     config: &Config,
+    registry: Option<&SchemaRegistry>,
     handler: &H,
     state: &S,
 ) -> Vec<PartitionReport>
@@ -42,7 +43,8 @@ where
     let mut reports: Vec<(usize, PartitionReport)> =
         futures_util::stream::iter(partitions.into_iter().enumerate())
             .map(|(i, batch)| async move {
-                (i, run_partition(batch, context, config, cutoff, handler, state).await)
+                let run = run_partition(batch, context, config, registry, cutoff, handler, state);
+                (i, run.await)
             })
             .buffer_unordered(config.concurrency)
             .collect()
@@ -63,6 +65,7 @@ async fn run_partition<V, K, S, H>(
     batch: PartitionBatch<'_>,
     context: &Arc<InvocationContext>,
     config: &Config,
+    registry: Option<&SchemaRegistry>,
     cutoff: Instant,
     handler: &H,
     state: &S,
@@ -97,7 +100,7 @@ where
         // Without it, the call is not wrapped at all: a record is moved as few times as can be.
         let span = tracing::enabled!(tracing::Level::DEBUG)
             .then(|| tracing::debug_span!("record", topic_partition = key, offset));
-        let decoded = match (&config.registry, &span) {
+        let decoded = match (registry, &span) {
             (None, Some(span)) => span.in_scope(|| decode::<V, K>(raw, &mut shared)),
             (None, None) => decode::<V, K>(raw, &mut shared),
             (Some(registry), span) => {

@@ -19,6 +19,9 @@ pub enum InvocationError {
     BatchFailed(BatchFailed),
     /// The shared state's init function failed (its error, source chain kept).
     Init(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The configured schema registry cannot be used (`MSK_LAMBDA_SCHEMA_REGISTRY` or the
+    /// builder's URI is malformed, or its credentials cannot be had).
+    SchemaRegistry(crate::schema::RegistryError),
     /// msk-lambda itself went wrong (a bug: please report it); the batch is retried whole.
     Internal(String),
 }
@@ -30,6 +33,7 @@ impl InvocationError {
             InvocationError::Event(_) => "MskLambda.InvalidEvent",
             InvocationError::BatchFailed(_) => "MskLambda.BatchFailed",
             InvocationError::Init(_) => "MskLambda.InitFailed",
+            InvocationError::SchemaRegistry(_) => "MskLambda.SchemaRegistry",
             InvocationError::Internal(_) => "MskLambda.InternalError",
         }
     }
@@ -41,6 +45,9 @@ impl fmt::Display for InvocationError {
             InvocationError::Event(e) => write!(f, "invalid event: {e}"),
             InvocationError::BatchFailed(e) => e.fmt(f),
             InvocationError::Init(e) => write!(f, "the state init function failed: {e}"),
+            InvocationError::SchemaRegistry(e) => {
+                write!(f, "the schema registry cannot be used: {e}")
+            }
             InvocationError::Internal(e) => write!(f, "internal error in msk-lambda: {e}"),
         }
     }
@@ -53,6 +60,7 @@ impl std::error::Error for InvocationError {
             // The others' messages say everything already.
             InvocationError::Event(_)
             | InvocationError::BatchFailed(_)
+            | InvocationError::SchemaRegistry(_)
             | InvocationError::Internal(_) => None,
         }
     }

@@ -92,34 +92,37 @@ impl SchemaRegistry {
         }
     }
 
-    /// The registry `MSK_LAMBDA_SCHEMA_REGISTRY` names, `Ok(None)` when it is unset or empty.
-    /// An `http(s)://` URL is Confluent (credentials: see [`ConfluentRegistry::from_env`]
-    /// (super::ConfluentRegistry::from_env)), an `arn:aws:glue:` ARN is AWS Glue; either needs
-    /// its cargo feature.
+    /// The registry `MSK_LAMBDA_SCHEMA_REGISTRY` names (see [`SchemaRegistry::from_uri`]),
+    /// `Ok(None)` when it is unset or empty.
     pub async fn from_env() -> Result<Option<SchemaRegistry>, RegistryError> {
-        let Some(value) = std::env::var(SCHEMA_REGISTRY_ENV).ok().filter(|v| !v.trim().is_empty())
-        else {
-            return Ok(None);
-        };
-        let value = value.trim();
-        if value.starts_with("http://") || value.starts_with("https://") {
+        match std::env::var(SCHEMA_REGISTRY_ENV) {
+            Ok(value) if !value.trim().is_empty() => Self::from_uri(value.trim()).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The registry a URI names: an `http(s)://` URL is a Confluent Schema Registry
+    /// (credentials: see `ConfluentRegistry::from_env`), an `arn:aws:glue:` ARN an AWS Glue
+    /// Schema Registry; either needs its cargo feature (`confluent-registry`, `glue-registry`).
+    pub async fn from_uri(uri: &str) -> Result<SchemaRegistry, RegistryError> {
+        if uri.starts_with("http://") || uri.starts_with("https://") {
             #[cfg(feature = "confluent-registry")]
-            return Ok(Some(SchemaRegistry::new(super::ConfluentRegistry::from_env(value)?)));
+            return Ok(SchemaRegistry::new(super::ConfluentRegistry::from_env(uri)?));
             #[cfg(not(feature = "confluent-registry"))]
             return Err(RegistryError::unavailable(format!(
-                "{SCHEMA_REGISTRY_ENV} is a Confluent registry URL, but msk-lambda was built without its `confluent-registry` feature"
+                "{uri} is a Confluent registry URL, but msk-lambda was built without its `confluent-registry` feature"
             )));
         }
-        if value.starts_with("arn:aws:glue:") {
+        if uri.starts_with("arn:aws:glue:") {
             #[cfg(feature = "glue-registry")]
-            return Ok(Some(SchemaRegistry::new(super::GlueRegistry::from_env(value).await?)));
+            return Ok(SchemaRegistry::new(super::GlueRegistry::from_arn(uri).await?));
             #[cfg(not(feature = "glue-registry"))]
             return Err(RegistryError::unavailable(format!(
-                "{SCHEMA_REGISTRY_ENV} is an AWS Glue registry ARN, but msk-lambda was built without its `glue-registry` feature"
+                "{uri} is an AWS Glue registry ARN, but msk-lambda was built without its `glue-registry` feature"
             )));
         }
         Err(RegistryError::unavailable(format!(
-            "{SCHEMA_REGISTRY_ENV} must be an http(s):// URL (Confluent Schema Registry) or an arn:aws:glue: registry ARN; it is neither"
+            "`{uri}` must be an http(s):// URL (Confluent Schema Registry) or an arn:aws:glue: registry ARN ({SCHEMA_REGISTRY_ENV})"
         )))
     }
 
