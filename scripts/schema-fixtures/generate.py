@@ -341,8 +341,12 @@ def confluent_cases(pb):
 
     # Key and value on different schemas (one Kafka record: same `record`).
     key = {"customerId": "c-42"}
-    avro_case("kv-key-customer", "customer-key.avsc", key, part="key", record="kv-different-schemas", as_v2=False,
-              note="Key of the record kv-different-schemas: subject orders-key, schema customer-key.avsc; the value (next case) is on order-v2.")
+    kv_key = avro_case("kv-key-customer", "customer-key.avsc", key, part="key", record="kv-different-schemas", as_v2=False,
+                       note="Key of the record kv-different-schemas: subject orders-key, schema customer-key.avsc; the value (next case) is on order-v2.")
+    add_case("avro-source-confluent-key", "confluent", "source", "key", "AVRO", kv_key["schema_id"], "customer-key.avsc",
+             base64.b64decode(kv_key["bytes_b64"])[5:], key,
+             "SOURCE mode for a key: kv-key-customer without its prefix, id in keySchemaMetadata (the key's own id, not the value's: Powertools Java classifies the key by the value's schemaId).",
+             schema_metadata={"dataFormat": "AVRO", "schemaId": kv_key["schema_id"]})
     avro_case("kv-value-order", "order-v2.avsc",
               {"orderId": "o-1006", "amountCents": 700, "currency": "EUR", "note": None},
               record="kv-different-schemas",
