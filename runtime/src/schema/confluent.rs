@@ -63,8 +63,11 @@ impl ConfluentRegistry {
                 "the Confluent registry URL `{url}` must start with http:// or https://"
             )));
         }
+        // The provider is named: with other crates enabling rustls' `ring` feature too, rustls
+        // could not pick a process default.
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| RegistryError::unavailable(format!("TLS setup: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
