@@ -11,13 +11,9 @@ use anyhow::{bail, Result};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
-mod event;
-mod function;
-mod kafka;
-mod poll;
-
-use event::EventSource;
-use poll::{Destination, StartingPosition};
+use msk_lambda_cli::event::EventSource;
+use msk_lambda_cli::poll::{Destination, StartingPosition};
+use msk_lambda_cli::{event, function, kafka, poll};
 
 #[derive(Parser)]
 #[command(name = "msk-lambda", version, about)]
