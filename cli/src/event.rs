@@ -171,6 +171,10 @@ impl EventBuilder {
         self.count
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     pub fn build(&self) -> String {
         let mut out = String::with_capacity(self.size);
         out.push_str(&self.head);

@@ -267,9 +267,6 @@ async fn handle(
         .unwrap_or("Unhandled")
         .to_owned();
     if method == Method::GET && rest == "invocation/next" {
-        if std::env::var_os("MSK_LAMBDA_DEBUG").is_some() {
-            eprintln!("next requested at {:?}", SystemTime::now());
-        }
         let inv = loop {
             let notified = shared.slot_notify.notified();
             if let Some(inv) = shared.slot.lock().unwrap().take() {

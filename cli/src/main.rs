@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
 use msk_lambda_cli::event::EventSource;
@@ -212,7 +211,6 @@ async fn produce(a: ProduceArgs) -> Result<()> {
         client.produce(&a.topic, partition, &[record]).await?;
         *counts.entry(partition).or_default() += 1;
     }
-    let _ = Bytes::new();
     eprintln!(
         "msk-lambda produce: {} records to {} ({})",
         lines.len(),
