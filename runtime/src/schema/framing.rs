@@ -175,10 +175,10 @@ fn err(message: impl Into<String>) -> FramingError {
 /// 1 MB message limit and Lambda's 6 MB event, low enough that a zlib bomb cannot exhaust memory.
 const INFLATE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Whether framing is looked for by its leading bytes when neither Lambda's metadata nor a
-/// header names the schema.
+/// Whether [`unframe`] looks for framing by its leading bytes when neither Lambda's metadata nor
+/// a header names the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sniff {
+pub enum Sniff {
     /// The format cannot start with a registry magic byte (JSON text, Protobuf), so a leading
     /// magic byte is framing.
     Safe,
@@ -188,9 +188,11 @@ pub(crate) enum Sniff {
     Never,
 }
 
-/// Takes a key's or value's framing off, in this order: Lambda's schema metadata, then the
-/// schema-id header, then the leading magic bytes (as `sniff` allows).
-pub(crate) fn unframe<'a>(
+/// Takes a key's or value's framing off, in this order: Lambda's schema metadata (the prefix is
+/// then already gone), then the `__key_schema_id` / `__value_schema_id` header, then the leading
+/// magic bytes (as `sniff` allows). For your own [`Decode`](crate::Decode) impls of registry
+/// formats.
+pub fn unframe<'a>(
     data: &'a [u8],
     cx: &DecodeContext<'a>,
     sniff: Sniff,
@@ -382,8 +384,9 @@ pub enum MessageIndexes {
 const MAX_INDEXES: i64 = 100_000;
 
 impl Unframed<'_> {
-    /// Reads the Protobuf message indexes, returning them and the message bytes after them.
-    pub(crate) fn protobuf_message(&self) -> Result<(MessageIndexes, &[u8]), FramingError> {
+    /// Reads the Protobuf message indexes (in the data, or in the schema-id header in
+    /// Confluent's header mode), returning them and the message bytes after them.
+    pub fn protobuf_message(&self) -> Result<(MessageIndexes, &[u8]), FramingError> {
         match (self.index_layout, self.header_indexes) {
             (IndexLayout::None, _) => Ok((MessageIndexes::None, &self.data)),
             (IndexLayout::Confluent, Some(in_header)) => {
