@@ -614,3 +614,108 @@ async fn a_registry_outage_fails_records_not_the_process() {
     let response = consumer.invoke(&second).await.unwrap();
     assert_eq!(response.batch_item_failures.len(), 1);
 }
+
+/// moto's Glue (`moto_server` from the project's schema venv, made by
+/// scripts/install-test-tools) on a free loopback port; stopped when dropped.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let home = std::env::var("XDG_CACHE_HOME")
+            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap()));
+        let server = format!("{home}/msk-lambda/schema-venv/bin/moto_server");
+        assert!(
+            std::path::Path::new(&server).exists(),
+            "{server} is missing: run scripts/install-test-tools"
+        );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 30, "moto did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Moto { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Glue client through the real AWS SDK against moto's Glue: schemas registered with
+/// CreateSchema / RegisterSchemaVersion, read back with GetSchemaVersion; v1 data framed with
+/// the version id moto gave reads into the v2 type; an unknown version fails its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glue_registry_through_the_aws_sdk_against_moto() {
+    use aws_sdk_glue::types::{Compatibility, DataFormat, RegistryId, SchemaId};
+    let moto = Moto::start();
+    let config = aws_sdk_glue::Config::builder()
+        .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
+        .region(aws_sdk_glue::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(aws_sdk_glue::config::Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let client = aws_sdk_glue::Client::from_conf(config);
+    client.create_registry().registry_name("shop").send().await.unwrap();
+    let v1 = client
+        .create_schema()
+        .registry_id(RegistryId::builder().registry_name("shop").build())
+        .schema_name("orders-value")
+        .data_format(DataFormat::Avro)
+        .compatibility(Compatibility::Backward)
+        .schema_definition(fixture("order-v1.avsc"))
+        .send()
+        .await
+        .unwrap();
+    let v1_id = Uuid::parse(v1.schema_version_id().unwrap()).unwrap();
+    let v2 = client
+        .register_schema_version()
+        .schema_id(SchemaId::builder().registry_name("shop").schema_name("orders-value").build())
+        .schema_definition(fixture("order-v2.avsc"))
+        .send()
+        .await
+        .unwrap();
+    let v2_id = Uuid::parse(v2.schema_version_id().unwrap()).unwrap();
+    assert_ne!(v1_id, v2_id);
+    let glue_framed = |id: Uuid, datum: &[u8]| {
+        let mut bytes = vec![0x03, 0x00];
+        bytes.extend(id.0);
+        bytes.extend(datum);
+        bytes
+    };
+    let v1_case = case("avro-glue-v1-writer");
+    let v1_datum = &b64(&v1_case["bytes_b64"])[18..];
+    let v2_case = case("avro-glue-v2-writer");
+    let v2_datum = &b64(&v2_case["bytes_b64"])[18..];
+    let records = vec![
+        TestRecord::new("orders", 0, 0).value(glue_framed(v1_id, v1_datum)),
+        TestRecord::new("orders", 0, 1).value(glue_framed(v2_id, v2_datum)),
+        TestRecord::new("orders", 0, 2).value(glue_framed(Uuid([9; 16]), v2_datum)),
+        TestRecord::new("orders", 0, 3).value(glue_framed(v1_id, v1_datum)),
+    ];
+    let registry = SchemaRegistry::new(msk_lambda::schema::GlueRegistry::with_client(
+        "arn:aws:glue:us-east-1:123456789012:registry/shop",
+        client,
+    ));
+    let results = run::<Avro<Order>>(records, Some(registry.clone())).await;
+    assert_eq!(results[&0].as_ref().unwrap().0, order_from(&v1_case["expected"]));
+    assert_eq!(results[&1].as_ref().unwrap().0, order_from(&v2_case["expected"]));
+    let (kind, message) = results[&2].as_ref().unwrap_err();
+    assert_eq!(*kind, FailureKind::SchemaRegistry, "{message}");
+    assert!(message.contains("AWS Glue schema version 09090909-0909"), "{message}");
+    assert!(message.contains("registry/shop"), "{message}");
+    assert_eq!(results[&3].as_ref().unwrap().0, order_from(&v1_case["expected"]));
+    assert_eq!(registry.fetch_count(), 3, "v1, v2 and the unknown id, once each");
+}
