@@ -63,7 +63,10 @@ fn reader_schema_of<T: ReaderSchema + 'static>() -> &'static Result<Schema, Stri
         return found;
     }
     let parsed: &'static Result<Schema, String> = Box::leak(Box::new(T::reader_schema()));
-    *cache.write().unwrap_or_else(PoisonError::into_inner).entry(id).or_insert(parsed)
+    let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+    // Another thread may have parsed it meanwhile: the first one stays.
+    let kept: &'static Result<Schema, String> = cache.entry(id).or_insert(parsed);
+    kept
 }
 
 /// An Avro key or value written through a schema registry: Confluent (`0x00` + id, `0x01` +

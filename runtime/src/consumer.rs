@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
-use crate::schema::SchemaRegistry;
 use crate::config::{Config, FailurePolicy, ResponseMode};
 use crate::context::InvocationContext;
 use crate::decode::Decode;
@@ -21,6 +20,7 @@ use crate::handler::{Handler, Stateful, Stateless};
 use crate::metrics::{InvocationMetrics, Metrics};
 use crate::record::Record;
 use crate::report::{BatchReport, BatchResponse};
+use crate::schema::SchemaRegistry;
 use crate::Error;
 
 type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
@@ -305,16 +305,10 @@ where
         }
         let registry = self.registry().await?;
         let context = Arc::new(context);
-        let partitions = run_batch(
-            envelope.partitions,
-            &context,
-            &self.config,
-            registry,
-            &self.handler,
-            state,
-        )
-        .instrument(span)
-        .await;
+        let partitions =
+            run_batch(envelope.partitions, &context, &self.config, registry, &self.handler, state)
+                .instrument(span)
+                .await;
         let report =
             BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms };
         let not_started = report.counts().not_started;

@@ -48,12 +48,12 @@ mod local;
 mod logging;
 mod metrics;
 mod private;
-#[cfg(feature = "protobuf")]
-#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
-pub mod protobuf;
 #[cfg(feature = "producer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "producer")))]
 pub mod producer;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 mod record;
 mod record_decode;
 mod report;

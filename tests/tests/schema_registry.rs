@@ -14,12 +14,11 @@ use base64::Engine as _;
 use msk_lambda::avro::{parse_schema, Avro, AvroDatum, AvroValue, ReaderSchema, Schema};
 use msk_lambda::protobuf::Protobuf;
 use msk_lambda::schema::{
-    ConfluentRegistry, MessageIndexes, SchemaFormat, SchemaRef, SchemaRegistry, StaticSchemas,
-    Uuid,
+    ConfluentRegistry, MessageIndexes, SchemaFormat, SchemaRef, SchemaRegistry, StaticSchemas, Uuid,
 };
 use msk_lambda::testing::{TestEvent, TestRecord};
 use msk_lambda::{
-    Consumer, Decode, FailurePolicy, FailureKind, InvocationContext, Json, Outcome, Record,
+    Consumer, Decode, FailureKind, FailurePolicy, InvocationContext, Json, Outcome, Record,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -74,9 +73,8 @@ impl ReaderSchema for CustomerKey {
 fn fixture_schemas() -> StaticSchemas {
     let confluent: Value = serde_json::from_str(&fixture("registry.json")).unwrap();
     let glue: Value = serde_json::from_str(&fixture("glue-registry.json")).unwrap();
-    let format = |body: &Value| {
-        body["schemaType"].as_str().map_or(SchemaFormat::Avro, SchemaFormat::parse)
-    };
+    let format =
+        |body: &Value| body["schemaType"].as_str().map_or(SchemaFormat::Avro, SchemaFormat::parse);
     let mut schemas = StaticSchemas::new();
     for (id, body) in confluent["ids"].as_object().unwrap() {
         let reference = SchemaRef::ConfluentId(id.parse().unwrap());
@@ -108,7 +106,8 @@ fn record_of(case: &Value, offset: i64) -> TestRecord {
         record = record.header(header[0].as_str().unwrap(), b64(&header[1]));
     }
     if let Some(meta) = case["schema_metadata"].as_object() {
-        let (format, id) = (meta["dataFormat"].as_str().unwrap(), meta["schemaId"].as_str().unwrap());
+        let (format, id) =
+            (meta["dataFormat"].as_str().unwrap(), meta["schemaId"].as_str().unwrap());
         record = if key { record.key_schema(format, id) } else { record.value_schema(format, id) };
     }
     record
@@ -239,7 +238,8 @@ async fn a_bare_datum_is_never_misread() {
 async fn key_and_value_use_their_own_schemas() {
     let key = case("kv-key-customer");
     let value = case("kv-value-order");
-    let record = TestRecord::new("orders", 0, 0).key(b64(&key["bytes_b64"])).value(b64(&value["bytes_b64"]));
+    let record =
+        TestRecord::new("orders", 0, 0).key(b64(&key["bytes_b64"])).value(b64(&value["bytes_b64"]));
     let source_key = case("avro-source-confluent-key");
     let record2 = TestRecord::new("orders", 0, 1)
         .key(b64(&source_key["bytes_b64"]))
@@ -297,7 +297,13 @@ async fn avro_single_object_encoding() {
     let single = case("avro-single-object-v1-writer");
     let fingerprint = u64::from_le_bytes(
         (0..8)
-            .map(|i| u8::from_str_radix(&single["fingerprint_hex_le"].as_str().unwrap()[i * 2..i * 2 + 2], 16).unwrap())
+            .map(|i| {
+                u8::from_str_radix(
+                    &single["fingerprint_hex_le"].as_str().unwrap()[i * 2..i * 2 + 2],
+                    16,
+                )
+                .unwrap()
+            })
             .collect::<Vec<_>>()
             .try_into()
             .unwrap(),
@@ -500,7 +506,9 @@ impl RestStandIn {
                     }
                     count.fetch_add(1, Ordering::SeqCst);
                     let head = String::from_utf8_lossy(&buf).into_owned();
-                    if let Some(line) = head.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:")) {
+                    if let Some(line) =
+                        head.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                    {
                         *auth.lock().unwrap() = Some(line[14..].trim().to_owned());
                     }
                     let path = head.split(' ').nth(1).unwrap_or("");
@@ -509,10 +517,16 @@ impl RestStandIn {
                     let body = path
                         .strip_prefix("/schemas/ids/")
                         .and_then(|id| registry["ids"].get(id))
-                        .or_else(|| path.strip_prefix("/schemas/guids/").and_then(|g| registry["guids"].get(g)));
+                        .or_else(|| {
+                            path.strip_prefix("/schemas/guids/")
+                                .and_then(|g| registry["guids"].get(g))
+                        });
                     let (status, body) = match body {
                         Some(body) => ("200 OK", body.to_string()),
-                        None => ("404 Not Found", r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned()),
+                        None => (
+                            "404 Not Found",
+                            r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned(),
+                        ),
                     };
                     let response = format!(
                         "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -542,11 +556,14 @@ async fn confluent_rest_client_fetches_each_id_once() {
                 _ if i % 2 == 0 => &v1,
                 _ => &v3,
             };
-            TestRecord::new("orders", (i % 4) as i32, i64::from(i / 4)).value(bytes)
+            TestRecord::new("orders", i % 4, i64::from(i / 4)).value(bytes)
         })
         .collect();
     let registry = SchemaRegistry::new(ConfluentRegistry::new(&server.url).unwrap().auth(
-        msk_lambda::schema::ConfluentAuth::Basic { username: "key".into(), password: "secret".into() },
+        msk_lambda::schema::ConfluentAuth::Basic {
+            username: "key".into(),
+            password: "secret".into(),
+        },
     ));
     let seen = Arc::new(AtomicUsize::new(0));
     let handler_seen = seen.clone();
@@ -571,10 +588,12 @@ async fn confluent_rest_client_fetches_each_id_once() {
     let failed: Vec<_> = report
         .partitions
         .iter()
-        .flat_map(|p| p.outcomes.iter().filter_map(|(o, out)| match out {
-            Outcome::Failed(f) => Some((p.key.clone(), *o, f.kind, f.message.clone())),
-            _ => None,
-        }))
+        .flat_map(|p| {
+            p.outcomes.iter().filter_map(|(o, out)| match out {
+                Outcome::Failed(f) => Some((p.key.clone(), *o, f.kind, f.message.clone())),
+                _ => None,
+            })
+        })
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     let (partition, offset, kind, message) = &failed[0];
@@ -591,8 +610,9 @@ async fn a_registry_outage_fails_records_not_the_process() {
     let v1 = b64(&case("avro-confluent-v1-writer")["bytes_b64"]);
     let v3 = b64(&case("avro-confluent-v3-writer")["bytes_b64"]);
     let registry = SchemaRegistry::new(ConfluentRegistry::new(&server.url).unwrap());
-    let consumer = Consumer::new(|_: Record<Avro<Order>>| async { Ok::<(), msk_lambda::Error>(()) })
-        .schema_registry(registry);
+    let consumer =
+        Consumer::new(|_: Record<Avro<Order>>| async { Ok::<(), msk_lambda::Error>(()) })
+            .schema_registry(registry);
     let first = TestEvent::msk().record(TestRecord::new("orders", 0, 0).value(&v1)).to_bytes();
     assert!(consumer.invoke(&first).await.unwrap().batch_item_failures.is_empty());
     server.down.store(true, Ordering::SeqCst);
@@ -665,7 +685,9 @@ async fn glue_registry_through_the_aws_sdk_against_moto() {
         .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
         .region(aws_sdk_glue::config::Region::new("us-east-1"))
         .endpoint_url(&moto.url)
-        .credentials_provider(aws_sdk_glue::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_glue::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .build();
     let client = aws_sdk_glue::Client::from_conf(config);
     client.create_registry().registry_name("shop").send().await.unwrap();

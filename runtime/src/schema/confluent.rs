@@ -165,9 +165,8 @@ impl SchemaSource for ConfluentRegistry {
                 })?;
                 Ok::<_, RegistryError>((status, body.to_bytes()))
             };
-            let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-                .await
-                .map_err(|_| {
+            let (status, body) =
+                tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.map_err(|_| {
                     RegistryError::unavailable(format!(
                         "GET {url} did not answer within {} s",
                         REQUEST_TIMEOUT.as_secs()
@@ -190,7 +189,8 @@ impl SchemaSource for ConfluentRegistry {
                     "GET {url} answered something that is not a schema ({e})"
                 ))
             })?;
-            let format = parsed.schema_type.as_deref().map_or(SchemaFormat::Avro, SchemaFormat::parse);
+            let format =
+                parsed.schema_type.as_deref().map_or(SchemaFormat::Avro, SchemaFormat::parse);
             Ok(RegisteredSchema::new(reference, format, parsed.schema))
         })
     }

@@ -289,10 +289,7 @@ fn uuid(bytes: &[u8]) -> Uuid {
 /// Takes off the framing a payload starts with (bare data when it starts with none).
 pub(crate) fn unframe_prefix(data: &[u8]) -> Result<Unframed<'_>, FramingError> {
     let short = |what: &str, need: usize| {
-        err(format!(
-            "{what} framing needs at least {need} bytes, the payload has {}",
-            data.len()
-        ))
+        err(format!("{what} framing needs at least {need} bytes, the payload has {}", data.len()))
     };
     let (kind, schema, rest, layout) = match data {
         [0x00, rest @ ..] => {

@@ -19,7 +19,9 @@ mod glue;
 #[cfg(feature = "confluent-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "confluent-registry")))]
 pub use confluent::{ConfluentAuth, ConfluentRegistry};
-pub use framing::{unframe, FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid};
+pub use framing::{
+    unframe, FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid,
+};
 #[cfg(feature = "glue-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "glue-registry")))]
 pub use glue::GlueRegistry;

@@ -235,13 +235,8 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // After it, the registry is asked again.
         down.store(false, Ordering::SeqCst);
-        if let Entry::Failed(_, at) = registry
-            .inner
-            .entries
-            .lock()
-            .unwrap()
-            .get_mut(&SchemaRef::ConfluentId(7))
-            .unwrap()
+        if let Entry::Failed(_, at) =
+            registry.inner.entries.lock().unwrap().get_mut(&SchemaRef::ConfluentId(7)).unwrap()
         {
             *at -= RETRY_AFTER;
         }

@@ -94,9 +94,9 @@ impl RegisteredSchema {
             parse(&self.definition).map(|t| Box::new(t) as Box<dyn Any + Send + Sync>)
         });
         match parsed {
-            Ok(any) => any.downcast_ref::<T>().ok_or_else(|| {
-                format!("{} was already parsed as another type", self.reference)
-            }),
+            Ok(any) => any
+                .downcast_ref::<T>()
+                .ok_or_else(|| format!("{} was already parsed as another type", self.reference)),
             Err(e) => Err(e.clone()),
         }
     }
@@ -113,7 +113,8 @@ impl fmt::Debug for RegisteredSchema {
 }
 
 /// The future a [`SchemaSource`] returns.
-pub type SourceFuture = Pin<Box<dyn Future<Output = Result<RegisteredSchema, RegistryError>> + Send>>;
+pub type SourceFuture =
+    Pin<Box<dyn Future<Output = Result<RegisteredSchema, RegistryError>> + Send>>;
 
 /// A schema registry: returns the schema a [`SchemaRef`] names. [`SchemaRegistry`]
 /// (super::SchemaRegistry) caches what it returns; a source only fetches.
