@@ -43,6 +43,8 @@ mod event;
 pub mod function;
 mod handler;
 mod headers;
+#[cfg(feature = "json-schema")]
+mod json_schema;
 mod lambda;
 mod local;
 mod logging;

@@ -741,3 +741,102 @@ async fn glue_registry_through_the_aws_sdk_against_moto() {
     assert_eq!(results[&3].as_ref().unwrap().0, order_from(&v1_case["expected"]));
     assert_eq!(registry.fetch_count(), 3, "v1, v2 and the unknown id, once each");
 }
+
+mod arbitrary_bytes {
+    //! Arbitrary bytes (and arbitrary framing around real messages) into every registry-aware
+    //! decoder, called directly (not through the consumer, whose unwind boundary would hide a
+    //! panic): each returns a value or an error, never panics.
+    use super::*;
+    use msk_lambda::schema::RegisteredSchema;
+    use msk_lambda::{DecodeContext, Headers, Part};
+    use proptest::prelude::*;
+
+    fn decode_all(bytes: &[u8], cx: &DecodeContext<'_>) {
+        let bytes = bytes::Bytes::copy_from_slice(bytes);
+        let some = Some(&bytes);
+        let _ = Avro::<Order>::decode(some, cx);
+        let _ = AvroDatum::<Order>::decode(some, cx);
+        let _ = AvroValue::decode(some, cx);
+        let _ = Protobuf::<ShopOrder>::decode(some, cx);
+        let _ = Protobuf::<M129>::decode(some, cx);
+        let _ = Json::<JsonOrder>::decode(some, cx);
+        let _ = Avro::<Order>::writer_schema(some, cx);
+        if let Ok(unframed) = msk_lambda::schema::unframe(&bytes, cx, msk_lambda::schema::Sniff::Safe) {
+            let _ = unframed.protobuf_message();
+        }
+    }
+
+    fn metadata() -> impl Strategy<Value = Option<msk_lambda::SchemaMetadata>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(("AVRO", "2"))),
+            Just(Some(("PROTOBUF", "6"))),
+            Just(Some(("PROTOBUF", "563683cc-871c-4d32-b951-c16013b0d4a9"))),
+            Just(Some(("JSON", "x"))),
+        ]
+        .prop_map(|m| {
+            m.map(|(format, id)| {
+                serde_json::from_value(serde_json::json!({"dataFormat": format, "schemaId": id}))
+                    .unwrap()
+            })
+        })
+    }
+
+    /// A framing prefix followed by arbitrary bytes.
+    fn framed() -> impl Strategy<Value = Vec<u8>> {
+        let prefix = prop_oneof![
+            Just(vec![]),
+            Just(vec![0x00, 0, 0, 0, 2]),
+            Just(vec![0x00, 0, 0, 0, 6]),
+            Just(vec![0x01]),
+            Just(vec![0x03, 0x00]),
+            Just(vec![0x03, 0x05]),
+            Just(vec![0xC3, 0x01]),
+        ];
+        (prefix, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(mut p, rest)| {
+            p.extend(rest);
+            p
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        #[test]
+        fn never_panic(
+            bytes in framed(),
+            metadata in metadata(),
+            header in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..24)),
+            with_writer in any::<bool>(),
+        ) {
+            let headers = match &header {
+                Some(value) => Headers::from_pairs([("__value_schema_id", value.as_slice())]),
+                None => Headers::default(),
+            };
+            let writer = RegisteredSchema::new(SchemaRef::ConfluentId(2), SchemaFormat::Avro, fixture("order-v1.avsc"));
+            let cx = DecodeContext::new(Part::Value, "t", &headers)
+                .with_schema_metadata(metadata.as_ref())
+                .with_writer_schema(with_writer.then_some(&writer));
+            decode_all(&bytes, &cx);
+        }
+    }
+}
+
+/// With a registry, framed JSON is validated against its writer's JSON Schema (no Powertools
+/// runtime validates): the serializer's invalid record (written with validation off) fails,
+/// naming the schema and the schema path, never the value; valid records read.
+#[tokio::test]
+async fn json_schema_validation_with_the_writer_schema() {
+    let valid = case("json-confluent");
+    let glue = case("json-glue");
+    let invalid = case("json-confluent-invalid");
+    let registry = SchemaRegistry::new(fixture_schemas());
+    let records = vec![record_of(&valid, 0), record_of(&glue, 1), record_of(&invalid, 2)];
+    let results = run::<Json<JsonOrder>>(records, Some(registry)).await;
+    assert_eq!(results[&0].as_ref().unwrap().order_id, "o-3001");
+    assert_eq!(results[&1].as_ref().unwrap().order_id, "o-4004");
+    let (kind, message) = results[&2].as_ref().unwrap_err();
+    assert_eq!(*kind, FailureKind::Decode);
+    assert!(message.contains("does not match its JSON Schema (Confluent schema id 8)"), "{message}");
+    assert!(message.contains("/properties/amountCents/type"), "{message}");
+    assert!(!message.contains("25.00") && !message.contains("EURO"), "{message}");
+}
