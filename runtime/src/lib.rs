@@ -40,6 +40,7 @@ mod event;
 pub mod function;
 mod handler;
 mod headers;
+mod json_path;
 mod lambda;
 mod local;
 mod logging;
