@@ -37,6 +37,9 @@ use crate::decode::redact_unexpected;
 /// expected i64 (line 1 column 35)`.
 ///
 /// `error` is what parsing `bytes` as `T` returned; `bytes` are parsed once more to find the path.
+// Cold and out of line: the successful parse's code stays what it was without this.
+#[cold]
+#[inline(never)]
 pub(crate) fn describe<T: DeserializeOwned>(bytes: &[u8], error: &serde_json::Error) -> String {
     let full = error.to_string();
     let reason = full.rsplit_once(" at line ").map_or(full.as_str(), |(reason, _)| reason);
