@@ -61,7 +61,6 @@ fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
 fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream {
     let krate = options.krate();
     let name = &func.sig.ident;
-    // One `use` of the runtime crate: a wrong `crate = "..."` path is reported once.
     let private = quote!(__msk_lambda_private);
     // Calls whose bounds are about the handler (its error type converts into
     // `msk_lambda::Error`, the state type matches) are spanned on the return type: that is
@@ -152,14 +151,21 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     };
 
     let consumer = test_consumer(func, handler, &krate, init.as_ref(), &settings);
+    // `main` as resolved at the attribute: the user's own `main` when there is one next to the
+    // handler, which the check then reports with what to write instead.
+    let main = quote_spanned!(Span::call_site()=> main);
     quote! {
         #func
 
+        // One `use` of the runtime crate: a wrong `crate = "..."` path is reported once.
+        use #krate::__private as __msk_lambda_private;
+
         /// The Lambda entry point written by `#[msk_handler]`.
-        fn main() -> ::std::process::ExitCode {
-            use #krate::__private as __msk_lambda_private;
-            #body
+        fn main() -> __msk_lambda_private::Main {
+            __msk_lambda_private::Main({ #body })
         }
+
+        const _: () = __msk_lambda_private::assert_written_main(&#main);
 
         #consumer
     }
@@ -204,7 +210,6 @@ fn test_consumer(
         #[cfg(test)]
         #[allow(dead_code)]
         #vis fn #consumer() -> #krate::Consumer<impl #krate::Handler<#value, #key, #state>, #state, #value, #key> {
-            use #krate::__private as __msk_lambda_private;
             #build
         }
     }

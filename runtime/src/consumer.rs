@@ -81,7 +81,8 @@ impl<F, V, K> Consumer<Stateless<F>, (), V, K> {
     /// A consumer calling `handler` for every record: `async fn(Record<V, K>) -> Result<(), E>`.
     pub fn new<E>(handler: F) -> Self
     where
-        F: AsyncFn(Record<V, K>) -> Result<(), E>,
+        // rustc shows this line when a handler does not fit (E0593); the comment is the hint.
+        F: AsyncFn(Record<V, K>) -> Result<(), E>, // handler with `&State`? `Consumer::with_state(init, handle)`
         E: Into<Error>,
     {
         Consumer::build(Stateless(handler), Box::new(|| Box::pin(async { Ok(()) })))
@@ -98,7 +99,8 @@ impl<F, S, V, K> Consumer<Stateful<F>, S, V, K> {
     pub fn with_state<I, E>(init: I, handler: F) -> Self
     where
         I: StateInit<S> + Send + Sync + 'static,
-        F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
+        // rustc shows this line when a handler does not fit (E0593); the comment is the hint.
+        F: AsyncFn(Record<V, K>, &S) -> Result<(), E>, // handler without state? `Consumer::new(handle)`
         E: Into<Error>,
     {
         Consumer::build(Stateful(handler), Box::new(move || init.init()))

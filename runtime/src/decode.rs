@@ -222,6 +222,12 @@ impl std::error::Error for DecodeError {}
 ///
 /// `Record<Json<MyEvent>>` is the common handler argument. `Json<T>` derefs to `T`, so
 /// `record.value().user_id` reads a field directly; `.0` or [`Json::into_inner`] takes it out.
+///
+/// A payload that is not JSON, or not a `T`, fails its record with a message that names where:
+/// ``JSON of the wrong shape at `items[2].quantity`: invalid type: string, expected i64 (line 1
+/// column 35)``. The path holds only what `T` declares (field names as in the JSON, enum variants,
+/// indexes); map keys are data and show as `[…]`, and no value is ever quoted. Where serde
+/// buffers (`#[serde(flatten)]`, untagged enums) the path ends at the buffered field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Json<T>(pub T);
 
@@ -280,7 +286,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, D
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(bytes),
     };
-    parsed.map(Json).map_err(|e| DecodeError::invalid(json_error(&e)))
+    // The path of the failing field is found by a second, tracking parse of the same bytes,
+    // so that the successful parse is not slowed by it.
+    parsed.map(Json).map_err(|e| DecodeError::invalid(crate::json_path::describe::<T>(bytes, &e)))
 }
 
 impl Decode for String {
@@ -346,19 +354,28 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// `invalid type: string "secret", expected u32` → `invalid type: string, expected u32`;
-/// `unknown variant `secret`, expected ...` → `unknown variant, expected ...`.
-fn redact_unexpected(msg: &str) -> String {
+/// `unknown variant `secret`, expected ...` → `unknown variant, expected ...`;
+/// `unknown field `secret`, expected ...` → `unknown field, expected ...` (with
+/// `deny_unknown_fields`: a key the struct does not declare is data).
+pub(crate) fn redact_unexpected(msg: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
         if let Some(rest) = msg.strip_prefix(prefix) {
-            if let Some((unexpected, expected)) = rest.split_once(", expected ") {
+            // The quoted input may itself hold ", expected ": serde's own is the last one.
+            if let Some((unexpected, expected)) = rest.rsplit_once(", expected ") {
                 let kind = unexpected.split([' ', '`', '"']).next().unwrap_or("");
                 return format!("{prefix}{kind}, expected {expected}");
             }
         }
     }
-    if let Some(rest) = msg.strip_prefix("unknown variant ") {
-        if let Some((_, expected)) = rest.split_once(", expected ") {
-            return format!("unknown variant, expected {expected}");
+    for prefix in ["unknown variant", "unknown field"] {
+        if let Some(rest) = msg.strip_prefix(prefix).and_then(|rest| rest.strip_prefix(' ')) {
+            if let Some((_, expected)) = rest.rsplit_once(", expected ") {
+                return format!("{prefix}, expected {expected}");
+            }
+            // serde's message when nothing is accepted: "unknown field `x`, there are no fields".
+            if let Some((_, none)) = rest.rsplit_once(", there are no ") {
+                return format!("{prefix}, there are no {none}");
+            }
         }
     }
     msg.to_owned()
@@ -390,17 +407,17 @@ mod tests {
         assert!(!text.contains("4111"), "{text}");
         assert_eq!(
             text,
-            "JSON of the wrong shape: invalid type: string, expected u64 at line 1 column 28"
+            "JSON of the wrong shape at `number`: invalid type: string, expected u64 (line 1 column 28)"
         );
         let err = dec::<Json<Card>>(Some(&b("secret-token"))).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
-        assert!(err.starts_with("not valid JSON at line 1"), "{err}");
+        assert_eq!(err, "not valid JSON: expected value (line 1 column 1)");
     }
 
     #[test]
     fn missing_fields_are_named() {
         let err = dec::<Json<Card>>(Some(&b("{}"))).unwrap_err().to_string();
-        assert_eq!(err, "JSON of the wrong shape: missing field `number` at line 1 column 2");
+        assert_eq!(err, "JSON of the wrong shape: missing field `number` (line 1 column 2)");
     }
 
     #[test]

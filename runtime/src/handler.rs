@@ -28,8 +28,10 @@ pub trait Handler<V, K, S>: sealed::Sealed {
 }
 
 /// An `async fn(Record<V, K>) -> Result<(), E>`.
+// rustc shows the line below when `Consumer::new` was given a handler that takes state and a
+// method is called on the result (E0599); the comment is the hint.
 #[derive(Debug, Clone, Copy)]
-pub struct Stateless<F>(pub(crate) F);
+pub struct Stateless<F>(pub(crate) F); // handler with `&State`? `Consumer::with_state(init, handle)` or `handle_consumer()`
 
 /// An `async fn(Record<V, K>, &S) -> Result<(), E>`.
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::decode::{DecodeContext, DecodeError, Json};
+
 use crate::schema::{unframe, RegisteredSchema, SchemaFormat, Sniff};
 
 /// Unframes, validates against `writer` and deserializes a registry-written JSON payload.
@@ -43,9 +44,8 @@ pub(crate) fn decode_validated<T: DeserializeOwned>(
             violations.join("; ")
         )));
     }
-    serde_json::from_value(value)
-        .map(Json)
-        .map_err(|e| DecodeError::invalid(crate::decode::json_error(&e)))
+    // From the text again (not the `Value`): its errors then name the field and the position.
+    crate::decode::parse_json(&unframed.data)
 }
 
 fn compile(definition: &str) -> Result<jsonschema::Validator, String> {

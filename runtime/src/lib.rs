@@ -43,6 +43,7 @@ mod event;
 pub mod function;
 mod handler;
 mod headers;
+mod json_path;
 #[cfg(feature = "json-schema")]
 mod json_schema;
 mod lambda;
@@ -132,6 +133,15 @@ pub use report::{
 /// Type aliases and renamed imports work (`type OrderRecord = Record<Json<Order>>;`,
 /// `type HandlerResult = Result<(), msk_lambda::Error>;`, `use msk_lambda::Record as KafkaRecord;`):
 /// the types are checked by the compiler, and a wrong one is reported on the type at fault.
+///
+/// # Your own `main`
+///
+/// The attribute writes `main`; a `fn main` of your own next to it is a compile error that says
+/// so (besides rustc's "the name `main` is defined multiple times"). To write `main` yourself
+/// (extra setup, [`Consumer::into_runtime`] layers), leave the attribute out and build the
+/// consumer in it: `fn main() -> std::process::ExitCode { msk_lambda::Consumer::new(handle).main() }`,
+/// or `Consumer::with_state(init, handle)` for a handler with state, with the options as the
+/// builder calls of the table below.
 ///
 /// # Where the handler goes
 ///

@@ -21,6 +21,33 @@ use crate::Error;
 /// `Json<Plain>`, rustc names the missing `Plain: Deserialize` with serde's own hint.
 pub const fn assert_decode<T: Decode>() {}
 
+/// What the `main` written by `#[msk_handler]` returns: the process's [`ExitCode`]. A type of
+/// its own, so that [`assert_written_main`] tells that `main` from one the user wrote next to it.
+pub struct Main(pub ExitCode);
+
+impl std::process::Termination for Main {
+    fn report(self) -> ExitCode {
+        self.0
+    }
+}
+
+/// A `main` that `#[msk_handler]` wrote. Implemented for `fn() -> Main` only: when the crate has
+/// its own `main` too, `main` names that one (rustc keeps the first definition, and the
+/// attribute's output is added after the crate's own items), and this trait's message says what
+/// to do, next to rustc's "the name `main` is defined multiple times".
+#[diagnostic::on_unimplemented(
+    message = "`#[msk_handler]` writes the binary's `main`, and this crate has a `main` of its own",
+    label = "this attribute writes `fn main`",
+    note = "keep one of them: remove your `fn main`, or, to write `main` yourself, remove `#[msk_handler]` and build the consumer in it: `fn main() -> std::process::ExitCode {{ msk_lambda::Consumer::new(handle).main() }}` (with state: `Consumer::with_state(init, handle)`; options are builder calls such as `.concurrency(..)`)"
+)]
+pub trait WrittenMain {}
+
+#[diagnostic::do_not_recommend]
+impl<F: Fn() -> Main> WrittenMain for F {}
+
+/// Checks (spanned on the attribute) that the crate's `main` is the one the attribute wrote.
+pub const fn assert_written_main<F: WrittenMain>(_: &F) {}
+
 /// The attribute's options other than `state`, applied to the consumer with its builder calls.
 #[derive(Default)]
 pub struct Options {

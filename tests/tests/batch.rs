@@ -164,7 +164,7 @@ async fn tombstones_and_decode_errors_fail_only_their_record() {
             "t-0@2: decode: the value is null or absent (a tombstone), but the value type `Json<Card>` needs one; declare it as `Option<Json<Card>>` to accept tombstones",
             "t-1@1: decode: the key is absent or null, but the key type `String` needs one; declare it as `Option<String>` to accept records without a key",
             "t-2@1: decode: the key could not be decoded as `String`: not valid UTF-8 text (first invalid byte at index 0); use Vec<u8> or bytes::Bytes for binary data",
-            "t-3@1: decode: the value could not be decoded as `Json<Card>`: JSON of the wrong shape: invalid type: string, expected u64 at line 1 column 28",
+            "t-3@1: decode: the value could not be decoded as `Json<Card>`: JSON of the wrong shape at `number`: invalid type: string, expected u64 (line 1 column 28)",
         ]
     );
     assert!(!reasons.concat().contains("4111"), "payloads never appear in reasons");

@@ -761,7 +761,9 @@ mod arbitrary_bytes {
         let _ = Protobuf::<M129>::decode(some, cx);
         let _ = Json::<JsonOrder>::decode(some, cx);
         let _ = Avro::<Order>::writer_schema(some, cx);
-        if let Ok(unframed) = msk_lambda::schema::unframe(&bytes, cx, msk_lambda::schema::Sniff::Safe) {
+        if let Ok(unframed) =
+            msk_lambda::schema::unframe(&bytes, cx, msk_lambda::schema::Sniff::Safe)
+        {
             let _ = unframed.protobuf_message();
         }
     }
@@ -836,7 +838,10 @@ async fn json_schema_validation_with_the_writer_schema() {
     assert_eq!(results[&1].as_ref().unwrap().order_id, "o-4004");
     let (kind, message) = results[&2].as_ref().unwrap_err();
     assert_eq!(*kind, FailureKind::Decode);
-    assert!(message.contains("does not match its JSON Schema (Confluent schema id 8)"), "{message}");
+    assert!(
+        message.contains("does not match its JSON Schema (Confluent schema id 8)"),
+        "{message}"
+    );
     assert!(message.contains("/properties/amountCents/type"), "{message}");
     assert!(!message.contains("25.00") && !message.contains("EURO"), "{message}");
 }

@@ -36,7 +36,7 @@ fn sample_event_prints_the_exact_partial_batch_response() {
     );
     let stderr = text(&out.stderr);
     assert!(stderr.contains("local run: 8 records in 3 partitions: 4 succeeded, 2 failed, 2 not run after an earlier failure, 0 not started before the deadline"), "{stderr}");
-    assert!(stderr.contains("failed user-events-2@40: decode: the value could not be decoded as `Json<UserEvent>`: not valid JSON at line 1 column 2"), "{stderr}");
+    assert!(stderr.contains("failed user-events-2@40: decode: the value could not be decoded as `Json<UserEvent>`: not valid JSON: expected ident (line 1 column 2)"), "{stderr}");
     assert!(!stderr.contains("not json at all"), "payloads are never logged");
 }
 
