@@ -99,8 +99,11 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         let ms = syn::LitInt::new(ms.base10_digits(), ms.span());
         fields.push(quote!(deadline_margin: ::core::option::Option::Some(#private::Duration::from_millis(#ms))));
     }
+    if let Some(uri) = &options.schema_registry {
+        fields.push(quote!(schema_registry: ::core::option::Option::Some(#uri)));
+    }
     // `..Default::default()` for the options not given (clippy flags it when all are).
-    let rest = (fields.len() < 4).then(|| quote!(..::core::default::Default::default()));
+    let rest = (fields.len() < 5).then(|| quote!(..::core::default::Default::default()));
     let settings = quote!(#private::Options { #(#fields,)* #rest });
     let state = options.state.as_ref().filter(|_| handler.state.is_some());
     let init = state.map(|init| quote!(#init,));

@@ -9,7 +9,7 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Path};
 
 /// Every key the attribute accepts, as listed in error messages.
-const KEYS: &str = "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `crate`";
+const KEYS: &str = "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `schema_registry`, `crate`";
 
 /// The options as written: each key's value, not yet checked.
 #[derive(Default)]
@@ -19,6 +19,7 @@ struct Raw {
     failure: Option<Expr>,
     response: Option<Expr>,
     deadline_margin_ms: Option<Expr>,
+    schema_registry: Option<Expr>,
     krate: Option<Expr>,
 }
 
@@ -31,6 +32,8 @@ pub(crate) struct Options {
     pub failure: Option<(LitStr, Failure)>,
     pub response: Option<(LitStr, Response)>,
     pub deadline_margin_ms: Option<LitInt>,
+    /// A Confluent URL or a Glue registry ARN.
+    pub schema_registry: Option<LitStr>,
     pub krate: Option<Path>,
 }
 
@@ -54,6 +57,7 @@ fn example(name: &str) -> &'static str {
         "failure" => "failure = \"continue\"",
         "response" => "response = \"whole_batch\"",
         "deadline_margin_ms" => "deadline_margin_ms = 1000",
+        "schema_registry" => "schema_registry = \"https://schema-registry.example.com\"",
         _ => "crate = \"my_msk_lambda\"",
     }
 }
@@ -83,6 +87,7 @@ impl Options {
                 Some("failure") => &mut raw.failure,
                 Some("response") => &mut raw.response,
                 Some("deadline_margin_ms") => &mut raw.deadline_margin_ms,
+                Some("schema_registry") => &mut raw.schema_registry,
                 Some("crate") => &mut raw.krate,
                 _ => {
                     let shown = name.map_or_else(String::new, |n| format!(" `{n}`"));
@@ -136,6 +141,9 @@ impl Raw {
             deadline_margin_ms: checked(self.deadline_margin_ms, &mut errors, |v| {
                 deadline_margin(&v)
             }),
+            schema_registry: checked(self.schema_registry, &mut errors, |v| {
+                schema_registry(&v)
+            }),
             krate: checked(self.krate, &mut errors, |v| krate(&v)),
         };
         (options, errors)
@@ -171,6 +179,18 @@ fn deadline_margin(value: &Expr) -> syn::Result<LitInt> {
             "`deadline_margin_ms` is a number of milliseconds, e.g. `deadline_margin_ms = 1000`",
         )),
     }
+}
+
+fn schema_registry(value: &Expr) -> syn::Result<LitStr> {
+    let lit = string(value, "schema_registry")?;
+    let uri = lit.value();
+    if ["http://", "https://", "arn:aws:glue:"].iter().any(|p| uri.starts_with(p)) {
+        return Ok(lit);
+    }
+    Err(syn::Error::new_spanned(
+        &lit,
+        "`schema_registry` is a Confluent Schema Registry URL (`\"https://…\"`) or an AWS Glue registry ARN (`\"arn:aws:glue:REGION:ACCOUNT:registry/NAME\"`); to read it from the environment, leave it out and set MSK_LAMBDA_SCHEMA_REGISTRY",
+    ))
 }
 
 fn state(value: Expr) -> syn::Result<Path> {

@@ -179,6 +179,7 @@ pub use report::{
 /// | `failure = "continue"` | [`Consumer::failure_policy`] | `"stop_partition"` |
 /// | `response = "whole_batch"` | [`Consumer::response_mode`] | `"partial_batch"` |
 /// | `deadline_margin_ms = 1000` | [`Consumer::deadline_margin`] | 500 |
+/// | `schema_registry = "https://…"` (or `"arn:aws:glue:…"`) | [`Consumer::schema_registry_uri`] | `MSK_LAMBDA_SCHEMA_REGISTRY`, else none |
 /// | `crate = "path"` | (where msk-lambda is, if renamed) | `::msk_lambda` |
 ///
 /// CloudWatch EMF metrics are off unless the environment has `MSK_LAMBDA_METRICS=on`: they are

@@ -59,6 +59,8 @@ pub struct Options {
     pub response_mode: Option<ResponseMode>,
     /// `deadline_margin_ms = N`: [`Consumer::deadline_margin`].
     pub deadline_margin: Option<Duration>,
+    /// `schema_registry = "..."`: [`Consumer::schema_registry_uri`].
+    pub schema_registry: Option<&'static str>,
 }
 
 impl Options {
@@ -74,6 +76,9 @@ impl Options {
         }
         if let Some(margin) = self.deadline_margin {
             consumer = consumer.deadline_margin(margin);
+        }
+        if let Some(uri) = self.schema_registry {
+            consumer = consumer.schema_registry_uri(uri);
         }
         consumer
     }

@@ -23,7 +23,14 @@ async fn init() -> Result<Limits, msk_lambda::Error> {
     Ok(Limits { max_id: 10 })
 }
 
-#[msk_handler(state = init, concurrency = 3, failure = "continue", response = "whole_batch", deadline_margin_ms = 750)]
+#[msk_handler(
+    state = init,
+    concurrency = 3,
+    failure = "continue",
+    response = "whole_batch",
+    deadline_margin_ms = 750,
+    schema_registry = "http://127.0.0.1:9/registry"
+)]
 async fn handle(record: OrderRecord, limits: &Limits) -> Result<(), msk_lambda::Error> {
     if record.value().id > limits.max_id {
         return Err(format!("order {} is over the limit", record.value().id).into());
@@ -36,7 +43,7 @@ async fn the_generated_consumer_has_the_attributes_options() {
     let consumer = handle_consumer();
     let config = format!("{consumer:?}");
     for setting in
-        ["concurrency: 3", "failure_policy: Continue", "response_mode: WholeBatch", "750ms"]
+        ["concurrency: 3", "failure_policy: Continue", "response_mode: WholeBatch", "750ms", "Uri(\"http://127.0.0.1:9/registry\")"]
     {
         assert!(config.contains(setting), "{setting} missing from {config}");
     }
@@ -45,6 +52,7 @@ async fn the_generated_consumer_has_the_attributes_options() {
         TestRecord::new("orders", 0, 2).json_value(&serde_json::json!({"id": 3})),
     ]);
     // Whole-batch mode and the continue policy, as deployed: both records run, the batch fails.
+    // (Plain JSON names no schema: the registry is configured but never asked.)
     let event = event.to_bytes();
     let report = consumer.process(&event, msk_lambda::InvocationContext::local()).await.unwrap();
     assert_eq!(report.counts().succeeded, 1);
