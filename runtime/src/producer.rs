@@ -561,8 +561,37 @@ fn classify_boxed(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Er
         classify(e)
     } else if let Some(e) = error.downcast_ref::<ConnectionError>() {
         classify_connection(e)
+    } else if let Some(e) = error.downcast_ref::<Arc<dyn std::error::Error + Send + Sync>>() {
+        classify_opaque(e.as_ref())
     } else {
-        classify_chain(error)
+        classify_opaque(error)
+    }
+}
+
+/// rskafka 0.6 gathers the errors of every bootstrap broker of a failed connection attempt
+/// into a private `MultiError` that has no `source()`: the types inside cannot be reached, only
+/// their messages (rskafka's own and rustls'), so these are read. The TLS and SASL tests pin
+/// them.
+fn classify_opaque(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    if classify_chain(error) == ErrorKind::Tls {
+        return ErrorKind::Tls;
+    }
+    let text = error.to_string();
+    // rustls' `Error` messages: `invalid peer certificate: …`, `received fatal alert: …`,
+    // `peer is incompatible: …`, `peer misbehaved: …`.
+    const TLS: [&str; 4] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ];
+    if TLS.iter().any(|m| text.contains(m)) {
+        ErrorKind::Tls
+    } else if text.contains("Sasl handshake failed") {
+        // rskafka's `ConnectionError::SaslFailed`.
+        ErrorKind::Authentication
+    } else {
+        ErrorKind::Unavailable
     }
 }
 
@@ -646,7 +675,11 @@ impl Producer {
         let compression = config.compression.codec()?;
         let servers = config.bootstrap_servers.join(",");
         let timeout = config.request_timeout;
-        let backoff = BackoffConfig { deadline: Some(timeout), ..BackoffConfig::default() };
+        // rskafka retries failed connections (every broker, then a backoff) until its deadline,
+        // which counts only the time spent backing off. Half the request timeout leaves the
+        // other half for the attempts themselves, so that a refused handshake or login ends
+        // with rskafka's error (TLS, SASL) rather than with the outer timeout's.
+        let backoff = BackoffConfig { deadline: Some(timeout / 2), ..BackoffConfig::default() };
         let mut builder = ClientBuilder::new(config.bootstrap_servers)
             .client_id(config.client_id)
             .backoff_config(backoff);

@@ -420,3 +420,40 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// An rskafka client over TLS, trusting `ca` and presenting `identity` if given: an
+/// independent client to create topics and read records back through a TLS endpoint (a
+/// broker behind stunnel advertises only the TLS port).
+pub async fn tls_client(
+    address: &str,
+    ca: &Path,
+    identity: Option<&Issued>,
+) -> rskafka::client::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(issued) => {
+            let chain: Vec<_> = CertificateDer::pem_file_iter(&issued.certificate)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let key = PrivateKeyDer::from_pem_file(&issued.private_key).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
+    rskafka::client::ClientBuilder::new(vec![address.to_owned()])
+        .tls_config(Arc::new(config))
+        .build()
+        .await
+        .unwrap()
+}

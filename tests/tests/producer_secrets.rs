@@ -12,8 +12,7 @@ use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use msk_lambda::producer::{
     Auth, ClientCertificate, ErrorKind, OutgoingRecord, Producer, ProducerConfig,
 };
-use msk_lambda_tests::broker::{free_port, MotoServer, Stunnel, Tansu, TestCa};
-use rskafka::client::ClientBuilder;
+use msk_lambda_tests::broker::{free_port, tls_client, MotoServer, Stunnel, Tansu, TestCa};
 
 async fn put_secret(client: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> String {
     let created = client.create_secret().name(name).secret_string(value).send().await.unwrap();
@@ -52,9 +51,9 @@ async fn secrets_are_read_once_with_clear_errors() {
         &server_ca.issue("broker", "DNS:localhost", "serverAuth"),
         Some(&client_ca.certificate()),
     );
-    let plain = ClientBuilder::new(vec![tansu.address.clone()]).build().await.unwrap();
-    plain.controller_client().unwrap().create_topic("from-secret", 1, 1, 5_000).await.unwrap();
     let issued = client_ca.issue("producer", "DNS:producer", "clientAuth");
+    let admin = tls_client(&address, &server_ca.certificate(), Some(&issued)).await;
+    admin.controller_client().unwrap().create_topic("from-secret", 1, 1, 5_000).await.unwrap();
     let secret = serde_json::json!({
         "certificate": std::fs::read_to_string(&issued.certificate).unwrap(),
         "privateKey": std::fs::read_to_string(&issued.private_key).unwrap(),
