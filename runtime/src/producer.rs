@@ -1401,6 +1401,14 @@ mod tests {
         assert_eq!(to_kafka(fine, "t").unwrap().headers.len(), 1);
     }
 
+    #[cfg(not(feature = "producer-zstd"))]
+    #[test]
+    fn zstd_without_its_feature_names_the_feature() {
+        let err = Compression::Zstd.codec().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("`producer-zstd` feature"), "{err}");
+    }
+
     #[test]
     fn secrets_stay_out_of_debug() {
         let auth = Auth::Mtls(ClientCertificate::Secret { secret_arn: "arn:x".into() });

@@ -149,7 +149,7 @@ async fn secrets_are_read_once_with_clear_errors() {
     let err = Producer::connect(
         ProducerConfig::new(&sasl_address)
             .tls_ca_file(server_ca.certificate())
-            .request_timeout(Duration::from_secs(2))
+            .request_timeout(Duration::from_secs(6))
             .auth(Auth::ScramSecret { secret_arn: arn }),
     )
     .await
