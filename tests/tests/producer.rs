@@ -330,3 +330,42 @@ async fn a_changed_partition_count_is_picked_up() {
     }
     assert!(seen.iter().any(|p| *p >= 2), "keys reach the new partitions: {seen:?}");
 }
+
+/// A batch whose requests fail: each partition stops at its first failed request, and the
+/// records after it are reported as not sent, with the cause, instead of being sent out of
+/// order or dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_reports_every_record() {
+    let mut broker = Tansu::start();
+    create_topic(&broker.address, "fragile", 2).await;
+    let config = ProducerConfig::new(&broker.address)
+        .request_timeout(Duration::from_secs(1))
+        .max_batch_bytes(1_000);
+    let producer = Producer::connect(config).await.unwrap();
+    let records: Vec<OutgoingRecord> = (0..40)
+        .map(|i| OutgoingRecord {
+            key: Some(format!("k{i}").into_bytes()),
+            value: Some(vec![b'x'; 100]),
+            headers: Vec::new(),
+        })
+        .collect();
+    // Looked up while the broker runs; then it stops.
+    assert_eq!(producer.partition_count("fragile").await.unwrap(), 2);
+    broker.stop();
+    let started = Instant::now();
+    let results = producer.send_batch("fragile", records).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(results.len(), 40);
+    let errors: Vec<&msk_lambda::producer::ProducerError> =
+        results.iter().map(|r| r.as_ref().unwrap_err()).collect();
+    assert!(errors.iter().all(|e| e.is_unavailable()), "{errors:?}");
+    // About 7 records fit in 1,000 bytes: each partition's first request failed, and the
+    // records after it were not sent.
+    let not_sent = errors.iter().filter(|e| e.to_string().starts_with("not sent: ")).count();
+    let failed = errors.len() - not_sent;
+    assert!((2..=16).contains(&failed), "{failed} records in the failed requests");
+    assert!(not_sent >= 24, "{not_sent} not sent");
+    assert!(errors
+        .iter()
+        .any(|e| e.to_string().starts_with("not sent: an earlier record for fragile-")));
+}

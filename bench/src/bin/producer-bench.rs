@@ -14,7 +14,8 @@ fn records(count: usize) -> Vec<OutgoingRecord> {
         .map(|i| OutgoingRecord {
             key: Some(format!("customer-{}", i % 97).into_bytes()),
             value: Some(
-                format!(r#"{{"n":{i},"userId":"user-{}","eventType":"login"}}"#, i % 97).into_bytes(),
+                format!(r#"{{"n":{i},"userId":"user-{}","eventType":"login"}}"#, i % 97)
+                    .into_bytes(),
             ),
             headers: Vec::new(),
         })
@@ -46,7 +47,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for record in records.clone() {
             producer.send(topic, record).await?;
         }
-        report("msk-lambda send (one at a time)", count, started, producer.produce_requests() - before);
+        report(
+            "msk-lambda send (one at a time)",
+            count,
+            started,
+            producer.produce_requests() - before,
+        );
 
         let before = producer.produce_requests();
         let started = Instant::now();
