@@ -937,11 +937,13 @@ impl Producer {
 
     /// The partition clients of `topic`, looked up again when older than the metadata max age.
     async fn partitions(&self, topic: &str) -> Result<Arc<[Arc<PartitionClient>]>, ProducerError> {
-        if let Some(found) = self.topics.lock().unwrap_or_else(PoisonError::into_inner).get(topic) {
-            if found.fetched.elapsed() < self.metadata_max_age {
+        let cached = match self.topics.lock().unwrap_or_else(PoisonError::into_inner).get(topic) {
+            Some(found) if found.fetched.elapsed() < self.metadata_max_age => {
                 return Ok(Arc::clone(&found.clients));
             }
-        }
+            Some(found) => Some(Arc::clone(&found.clients)),
+            None => None,
+        };
         let what = format!("looking up topic `{topic}` on {}", self.servers);
         let topics = match tokio::time::timeout(self.timeout, self.client.list_topics()).await {
             Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
@@ -957,20 +959,31 @@ impl Producer {
         let Some(found) = topics.into_iter().find(|t| t.name == topic) else {
             return Err(unknown());
         };
-        // A BTreeSet: in partition order.
-        let mut clients = Vec::with_capacity(found.partitions.len());
-        for partition in found.partitions {
-            let client = self
-                .client
-                .partition_client(topic, partition, UnknownTopicHandling::Error)
-                .await
-                .map_err(|source| ProducerError::kafka(&what, source))?;
-            clients.push(Arc::new(client));
-        }
-        if clients.is_empty() {
-            return Err(unknown());
-        }
-        let clients: Arc<[Arc<PartitionClient>]> = clients.into();
+        let clients: Arc<[Arc<PartitionClient>]> = match cached {
+            // The same partitions: the clients (and their leaders) stay.
+            Some(cached) if cached.len() == found.partitions.len() => cached,
+            _ => {
+                // A BTreeSet: in partition order (Kafka numbers partitions from 0).
+                let mut clients = Vec::with_capacity(found.partitions.len());
+                for partition in found.partitions {
+                    let client = match tokio::time::timeout(
+                        self.timeout,
+                        self.client.partition_client(topic, partition, UnknownTopicHandling::Error),
+                    )
+                    .await
+                    {
+                        Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
+                        Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
+                        Ok(Ok(client)) => client,
+                    };
+                    clients.push(Arc::new(client));
+                }
+                if clients.is_empty() {
+                    return Err(unknown());
+                }
+                clients.into()
+            }
+        };
         self.topics.lock().unwrap_or_else(PoisonError::into_inner).insert(
             topic.to_owned(),
             TopicPartitions { clients: Arc::clone(&clients), fetched: Instant::now() },
