@@ -587,8 +587,11 @@ fn classify_opaque(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
     ];
     if TLS.iter().any(|m| text.contains(m)) {
         ErrorKind::Tls
+    } else if text.contains("Sasl handshake failed: Request error") {
+        // rskafka's `SaslError::RequestError`: the connection failed during the exchange.
+        ErrorKind::Unavailable
     } else if text.contains("Sasl handshake failed") {
-        // rskafka's `ConnectionError::SaslFailed`.
+        // rskafka's `ConnectionError::SaslFailed`: refused credentials, a failed callback.
         ErrorKind::Authentication
     } else {
         ErrorKind::Unavailable
@@ -1395,6 +1398,34 @@ mod tests {
         assert_eq!(classify_chain(&io), ErrorKind::Tls);
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(classify_chain(&refused), ErrorKind::Unavailable);
+    }
+
+    /// An error that, like rskafka's `MultiError`, shows others' messages but not their types.
+    #[derive(Debug)]
+    struct Opaque(String);
+    impl fmt::Display for Opaque {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Opaque {}
+
+    #[test]
+    fn opaque_errors_by_their_messages() {
+        // rustls' own messages, as rskafka wraps them (`IO Error: …`).
+        let unknown_issuer =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        for tls in [unknown_issuer, alert] {
+            let text = format!("error connecting to broker \"b:9094\": IO Error: {tls}");
+            assert_eq!(classify_opaque(&Opaque(text)), ErrorKind::Tls, "{tls}");
+        }
+        let sasl = "Sasl handshake failed: Sasl session error: internal mechanism error: SCRAM outcome error: unknown user";
+        assert_eq!(classify_opaque(&Opaque(sasl.into())), ErrorKind::Authentication);
+        let dropped = "Sasl handshake failed: Request error: Cannot read/write data: broken pipe";
+        assert_eq!(classify_opaque(&Opaque(dropped.into())), ErrorKind::Unavailable);
+        let refused = "error connecting to broker \"b:9094\": IO Error: Connection refused";
+        assert_eq!(classify_opaque(&Opaque(refused.into())), ErrorKind::Unavailable);
     }
 
     #[test]
