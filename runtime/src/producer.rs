@@ -1,5 +1,6 @@
-//! A Kafka producer for Lambda functions (the `producer` feature): Amazon MSK with IAM
-//! authentication, SASL/SCRAM, or plaintext for local development.
+//! A Kafka producer for Lambda functions (the `producer` feature): Amazon MSK with IAM,
+//! SASL/SCRAM-SHA-512 or mutual-TLS authentication, unauthenticated TLS, or plaintext for
+//! local development.
 //!
 //! Create it once per execution environment (in `#[msk_handler(state = init)]`, or a
 //! `OnceCell` in other functions) and every invocation reuses its connections:
@@ -15,45 +16,91 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Built on [rskafka](https://docs.rs/rskafka): pure Rust (no C toolchain, small binary, fast
+//! Built on [rskafka](https://docs.rs/rskafka): pure Rust Kafka protocol (small binary, fast
 //! cold start), SASL/OAUTHBEARER through an async callback (which carries the MSK IAM token),
-//! TLS through rustls. Every send waits for the acknowledgement of all in-sync replicas
-//! (`acks=all`); retries are bounded by the request timeout. rskafka has no idempotent
-//! producer: a send retried after a lost acknowledgement can be written twice.
+//! SCRAM through rsasl, TLS through rustls. Every send waits for the acknowledgement of all
+//! in-sync replicas (`acks=all`); retries are bounded by the request timeout. rskafka has no
+//! idempotent producer: a send retried after a lost acknowledgement can be written twice (see
+//! the crate README on delivery semantics). Nothing is buffered: when a send returns, the
+//! record has been acknowledged or the error says why not, so there is nothing to flush.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
-use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
+use rskafka::client::error::{Error as KafkaError, ProtocolError};
+use rskafka::client::partition::{
+    Compression as KafkaCompression, PartitionClient, UnknownTopicHandling,
+};
 use rskafka::client::{
     Client, ClientBuilder, Credentials, OauthBearerCredentials, OauthCallback, SaslConfig,
 };
 use rskafka::record::Record as KafkaRecord;
-use rskafka::BackoffConfig;
+use rskafka::{BackoffConfig, BackoffError, ConnectionError, SaslError};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 
-/// How the producer authenticates.
+/// How the producer authenticates. Every mode but [`Plaintext`](Auth::Plaintext) runs over TLS,
+/// with the server's certificate and name verified (against Mozilla's roots, or the bundle
+/// given by [`ProducerConfig::tls_ca_file`]); there is no way to turn verification off.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Auth {
-    /// No authentication, no TLS (port 9092): local brokers only.
+    /// No authentication, no TLS (port 9092): local brokers only. `MSK_AUTH=plaintext`.
     Plaintext,
+    /// TLS without client authentication (MSK's unauthenticated TLS listener, port 9094).
+    /// `MSK_AUTH=tls`.
+    Tls,
     /// MSK IAM (port 9098): SASL/OAUTHBEARER with a token signed from the standard AWS
     /// credential chain, over TLS. Needs `kafka-cluster:Connect` (and `WriteData`,
-    /// `DescribeTopic` on the topics) in the function's role.
+    /// `DescribeTopic` on the topics) in the function's role. `MSK_AUTH=iam`.
     Iam {
         /// The cluster's region, e.g. `us-east-1`.
         region: String,
     },
-    /// SASL/SCRAM-SHA-512 (port 9096), over TLS.
+    /// SASL/SCRAM-SHA-512 (port 9096), over TLS, with a user name and password.
+    /// `MSK_AUTH=scram` with `MSK_SCRAM_USERNAME` and `MSK_SCRAM_PASSWORD`.
     Scram {
         /// The SCRAM user name.
         username: String,
         /// The SCRAM password.
         password: String,
+    },
+    /// SASL/SCRAM-SHA-512 (port 9096), over TLS, with the credentials in the AWS Secrets
+    /// Manager secret MSK associates with the cluster (an `AmazonMSK_` name, JSON
+    /// `{"username": …, "password": …}`), read once per process.
+    /// `MSK_AUTH=scram` with `MSK_SCRAM_SECRET_ARN`. The role needs
+    /// `secretsmanager:GetSecretValue` on the secret, and `kms:Decrypt` on its key.
+    ScramSecret {
+        /// The secret's ARN (or name).
+        secret_arn: String,
+    },
+    /// Mutual TLS (port 9094): the client presents a certificate, as MSK's
+    /// `CLIENT_CERTIFICATE_TLS_AUTH` with AWS Private CA requires. `MSK_AUTH=mtls`.
+    Mtls(ClientCertificate),
+}
+
+/// Where the client certificate of [`Auth::Mtls`] comes from.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientCertificate {
+    /// PEM files: the certificate (followed by its chain, if any) and its private key (PKCS#8,
+    /// PKCS#1 or SEC1). `MSK_TLS_CLIENT_CERT_FILE` and `MSK_TLS_CLIENT_KEY_FILE`.
+    Files {
+        /// The certificate chain, PEM.
+        certificate: PathBuf,
+        /// The private key, PEM.
+        private_key: PathBuf,
+    },
+    /// An AWS Secrets Manager secret holding JSON `{"certificate": PEM, "privateKey": PEM}`,
+    /// read once per process. `MSK_TLS_CLIENT_SECRET_ARN`.
+    Secret {
+        /// The secret's ARN (or name).
+        secret_arn: String,
     },
 }
 
@@ -61,10 +108,88 @@ impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Auth::Plaintext => f.write_str("Plaintext"),
+            Auth::Tls => f.write_str("Tls"),
             Auth::Iam { region } => f.debug_struct("Iam").field("region", region).finish(),
             Auth::Scram { username, .. } => {
                 f.debug_struct("Scram").field("username", username).finish_non_exhaustive()
             }
+            Auth::ScramSecret { secret_arn } => {
+                f.debug_struct("ScramSecret").field("secret_arn", secret_arn).finish()
+            }
+            Auth::Mtls(certificate) => f.debug_tuple("Mtls").field(certificate).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientCertificate::Files { certificate, private_key } => f
+                .debug_struct("Files")
+                .field("certificate", certificate)
+                .field("private_key", private_key)
+                .finish(),
+            ClientCertificate::Secret { secret_arn } => {
+                f.debug_struct("Secret").field("secret_arn", secret_arn).finish()
+            }
+        }
+    }
+}
+
+/// How record batches are compressed on the wire (`MSK_COMPRESSION`). The broker stores them
+/// as sent (unless the topic says otherwise) and consumers decompress them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compression {
+    /// No compression (the default).
+    #[default]
+    None,
+    /// gzip (pure Rust: flate2 with miniz_oxide).
+    Gzip,
+    /// Snappy (pure Rust: snap).
+    Snappy,
+    /// LZ4: needs the `producer-lz4` feature (rskafka's codec is the C library).
+    Lz4,
+    /// zstd: needs the `producer-zstd` feature (rskafka's codec is the C library).
+    Zstd,
+}
+
+impl Compression {
+    /// The codec by its `MSK_COMPRESSION` name: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub fn from_name(name: &str) -> Result<Compression, ProducerError> {
+        Ok(match name {
+            "none" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "snappy" => Compression::Snappy,
+            "lz4" => Compression::Lz4,
+            "zstd" => Compression::Zstd,
+            other => {
+                return Err(ProducerError::config(format!(
+                    "MSK_COMPRESSION is `{other}`: use `none`, `gzip`, `snappy`, `lz4` or `zstd`"
+                )))
+            }
+        })
+    }
+
+    fn codec(self) -> Result<KafkaCompression, ProducerError> {
+        #[cfg(not(all(feature = "producer-lz4", feature = "producer-zstd")))]
+        let missing = |name: &str| {
+            ProducerError::config(format!(
+                "{name} compression needs msk-lambda's `producer-{name}` feature (its codec is a C library, so it is opt-in)"
+            ))
+        };
+        match self {
+            Compression::None => Ok(KafkaCompression::NoCompression),
+            Compression::Gzip => Ok(KafkaCompression::Gzip),
+            Compression::Snappy => Ok(KafkaCompression::Snappy),
+            #[cfg(feature = "producer-lz4")]
+            Compression::Lz4 => Ok(KafkaCompression::Lz4),
+            #[cfg(not(feature = "producer-lz4"))]
+            Compression::Lz4 => Err(missing("lz4")),
+            #[cfg(feature = "producer-zstd")]
+            Compression::Zstd => Ok(KafkaCompression::Zstd),
+            #[cfg(not(feature = "producer-zstd"))]
+            Compression::Zstd => Err(missing("zstd")),
         }
     }
 }
@@ -74,6 +199,15 @@ impl fmt::Debug for Auth {
 /// what went wrong) instead of being killed by Lambda with none.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the partition count of a topic is trusted before it is read again: five minutes,
+/// the Java client's `metadata.max.age.ms`.
+pub const DEFAULT_METADATA_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The most record bytes (keys, values, headers, before compression) put in one produce
+/// request for one partition by [`Producer::send_batch`]: under the 1 MB `message.max.bytes`
+/// that Kafka and MSK use by default for a record batch.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 900_000;
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
@@ -81,6 +215,10 @@ pub struct ProducerConfig {
     auth: Auth,
     request_timeout: Duration,
     client_id: String,
+    tls_ca_file: Option<PathBuf>,
+    compression: Compression,
+    metadata_max_age: Duration,
+    max_batch_bytes: usize,
 }
 
 impl ProducerConfig {
@@ -99,16 +237,38 @@ impl ProducerConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             client_id: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "msk-lambda".to_owned()),
+            tls_ca_file: None,
+            compression: Compression::None,
+            metadata_max_age: DEFAULT_METADATA_MAX_AGE,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
         }
     }
 
-    /// From the environment: `MSK_BOOTSTRAP_SERVERS` (required); `MSK_AUTH` = `iam` (the
-    /// default, with `AWS_REGION`), `scram` (with `MSK_SCRAM_USERNAME`, `MSK_SCRAM_PASSWORD`) or
-    /// `plaintext`; `MSK_REQUEST_TIMEOUT_MS` (default 5000).
+    /// From the environment:
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `MSK_BOOTSTRAP_SERVERS` | required: `host:port,host:port` |
+    /// | `MSK_AUTH` | `iam` (default), `scram`, `mtls`, `tls` or `plaintext` |
+    /// | `AWS_REGION` | `iam`: the cluster's region (Lambda sets it) |
+    /// | `MSK_SCRAM_SECRET_ARN` | `scram`: the secret holding `{"username","password"}` |
+    /// | `MSK_SCRAM_USERNAME`, `MSK_SCRAM_PASSWORD` | `scram`, when there is no secret ARN |
+    /// | `MSK_TLS_CLIENT_CERT_FILE`, `MSK_TLS_CLIENT_KEY_FILE` | `mtls`: PEM files |
+    /// | `MSK_TLS_CLIENT_SECRET_ARN` | `mtls`, instead of files: `{"certificate","privateKey"}` |
+    /// | `MSK_TLS_CA_FILE` | PEM bundle of the CAs to trust instead of Mozilla's roots |
+    /// | `MSK_COMPRESSION` | `none` (default), `gzip`, `snappy`, `lz4`, `zstd` |
+    /// | `MSK_REQUEST_TIMEOUT_MS` | default 5000 |
+    /// | `MSK_METADATA_MAX_AGE_MS` | default 300000 |
     pub fn from_env() -> Result<Self, ProducerError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables from `lookup` (for tests and for
+    /// configuration kept elsewhere).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProducerError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let missing =
-            |name: &str, why: &str| ProducerError::Config(format!("{name} is not set: {why}"));
+            |name: &str, why: &str| ProducerError::config(format!("{name} is not set: {why}"));
         let servers = var("MSK_BOOTSTRAP_SERVERS").ok_or_else(|| {
             missing("MSK_BOOTSTRAP_SERVERS", "set it to the cluster's bootstrap brokers, e.g. b-1.x.kafka.us-east-1.amazonaws.com:9098")
         })?;
@@ -122,26 +282,56 @@ impl ProducerConfig {
                     )
                 })?,
             },
-            "scram" => Auth::Scram {
-                username: var("MSK_SCRAM_USERNAME")
-                    .ok_or_else(|| missing("MSK_SCRAM_USERNAME", "SCRAM auth needs a user"))?,
-                password: var("MSK_SCRAM_PASSWORD")
-                    .ok_or_else(|| missing("MSK_SCRAM_PASSWORD", "SCRAM auth needs a password"))?,
+            "scram" => match var("MSK_SCRAM_SECRET_ARN") {
+                Some(secret_arn) => Auth::ScramSecret { secret_arn },
+                None => Auth::Scram {
+                    username: var("MSK_SCRAM_USERNAME").ok_or_else(|| {
+                        missing("MSK_SCRAM_USERNAME", "SCRAM auth needs MSK_SCRAM_SECRET_ARN, or a user and password")
+                    })?,
+                    password: var("MSK_SCRAM_PASSWORD").ok_or_else(|| {
+                        missing("MSK_SCRAM_PASSWORD", "SCRAM auth needs MSK_SCRAM_SECRET_ARN, or a user and password")
+                    })?,
+                },
             },
+            "mtls" => match var("MSK_TLS_CLIENT_SECRET_ARN") {
+                Some(secret_arn) => Auth::Mtls(ClientCertificate::Secret { secret_arn }),
+                None => Auth::Mtls(ClientCertificate::Files {
+                    certificate: var("MSK_TLS_CLIENT_CERT_FILE").ok_or_else(|| {
+                        missing("MSK_TLS_CLIENT_CERT_FILE", "mTLS needs MSK_TLS_CLIENT_SECRET_ARN, or a certificate and key file")
+                    })?.into(),
+                    private_key: var("MSK_TLS_CLIENT_KEY_FILE").ok_or_else(|| {
+                        missing("MSK_TLS_CLIENT_KEY_FILE", "mTLS needs MSK_TLS_CLIENT_SECRET_ARN, or a certificate and key file")
+                    })?.into(),
+                }),
+            },
+            "tls" => Auth::Tls,
             "plaintext" => Auth::Plaintext,
             other => {
-                return Err(ProducerError::Config(format!(
-                    "MSK_AUTH is `{other}`: use `iam`, `scram` or `plaintext`"
+                return Err(ProducerError::config(format!(
+                    "MSK_AUTH is `{other}`: use `iam`, `scram`, `mtls`, `tls` or `plaintext`"
                 )))
             }
         };
-        if let Some(ms) = var("MSK_REQUEST_TIMEOUT_MS") {
-            let ms: u64 = ms.parse().map_err(|_| {
-                ProducerError::Config(format!(
-                    "MSK_REQUEST_TIMEOUT_MS is `{ms}`, not a number of milliseconds"
-                ))
-            })?;
-            config.request_timeout = Duration::from_millis(ms);
+        config.tls_ca_file = var("MSK_TLS_CA_FILE").map(PathBuf::from);
+        if let Some(name) = var("MSK_COMPRESSION") {
+            config.compression = Compression::from_name(&name)?;
+        }
+        let millis = |name: &str| -> Result<Option<Duration>, ProducerError> {
+            var(name)
+                .map(|ms| {
+                    ms.parse().map(Duration::from_millis).map_err(|_| {
+                        ProducerError::config(format!(
+                            "{name} is `{ms}`, not a number of milliseconds"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(timeout) = millis("MSK_REQUEST_TIMEOUT_MS")? {
+            config.request_timeout = timeout;
+        }
+        if let Some(age) = millis("MSK_METADATA_MAX_AGE_MS")? {
+            config.metadata_max_age = age;
         }
         Ok(config)
     }
@@ -166,6 +356,35 @@ impl ProducerConfig {
         self.client_id = id.into();
         self
     }
+
+    /// Trust the CA certificates in this PEM file instead of Mozilla's roots (self-managed
+    /// Kafka with a private CA). The server's certificate must still be valid for the name
+    /// of the broker the client connects to.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
+    /// How record batches are compressed (default none).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// How long a topic's partition count is trusted before it is read again (default
+    /// [`DEFAULT_METADATA_MAX_AGE`]). A failed send also makes the next one read it again.
+    pub fn metadata_max_age(mut self, age: Duration) -> Self {
+        self.metadata_max_age = age;
+        self
+    }
+
+    /// The most record bytes per produce request and partition in
+    /// [`Producer::send_batch`] (default [`DEFAULT_MAX_BATCH_BYTES`]); keep it under the
+    /// topic's `max.message.bytes`.
+    pub fn max_batch_bytes(mut self, bytes: usize) -> Self {
+        self.max_batch_bytes = bytes.max(1);
+        self
+    }
 }
 
 /// Where a record was written.
@@ -185,74 +404,262 @@ pub struct OutgoingRecord {
     pub key: Option<Vec<u8>>,
     /// The value; `None` writes a tombstone.
     pub value: Option<Vec<u8>>,
-    /// Headers. Kafka allows repeated names; this client sends the last value of a name.
+    /// Headers. Each name may appear once: the client (rskafka) keeps headers in a map, so a
+    /// record with a repeated name is refused ([`ErrorKind::InvalidRecord`]) rather than sent
+    /// with one of its values dropped. Headers are written in name order.
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
-/// Why a send or a connection failed.
-#[derive(Debug)]
+impl OutgoingRecord {
+    /// Bytes of key, value and headers: what counts against [`ProducerConfig::max_batch_bytes`].
+    fn size(&self) -> usize {
+        // 32: a generous bound on a record's framing (varints, attributes, deltas).
+        32 + self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.headers.iter().map(|(k, v)| k.len() + v.len() + 10).sum::<usize>()
+    }
+}
+
+/// What kind of failure a [`ProducerError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ProducerError {
-    /// The configuration is incomplete or invalid.
-    Config(String),
-    /// No broker answered within the request timeout.
-    Timeout {
-        /// What was being done.
-        what: String,
-        /// The timeout.
-        after: Duration,
-    },
-    /// The topic does not exist on the cluster.
-    UnknownTopic(String),
-    /// The client or a broker reported an error.
-    Kafka {
-        /// What was being done.
-        what: String,
-        /// The client's error.
-        source: rskafka::client::error::Error,
-    },
+pub enum ErrorKind {
+    /// The configuration is incomplete or invalid (a missing variable, an unreadable file).
+    Config,
+    /// A value could not be serialised (`send_json`).
+    Serialization,
+    /// The record cannot be sent as it is (a repeated header name).
+    InvalidRecord,
+    /// An AWS Secrets Manager secret could not be read, or does not hold what it should.
+    Secret,
+    /// The TLS handshake failed: the server's certificate is not trusted or not valid for its
+    /// name, or the server refused the client's certificate.
+    Tls,
+    /// The broker refused the credentials (SASL).
+    Authentication,
+    /// The credentials are valid but not allowed to do this (ACLs, IAM policy).
+    Authorization,
+    /// The topic does not exist.
+    UnknownTopic,
+    /// No answer within the request timeout. The broker may have written the record: see the
+    /// crate README on delivery.
+    Timeout,
+    /// The cluster could not be reached or has no leader for the partition right now.
+    Unavailable,
+    /// The broker refused the record (too large, corrupt, against a policy).
+    Rejected,
+    /// Any other error of the broker or the protocol.
+    Broker,
+}
+
+/// Why a send or a connection failed: a [`kind`](Self::kind) to act on, and a message that
+/// says what was being done and what went wrong.
+#[derive(Debug, Clone)]
+pub struct ProducerError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl fmt::Display for ProducerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProducerError::Config(message) => write!(f, "producer configuration: {message}"),
-            ProducerError::Timeout { what, after } => {
-                write!(f, "{what}: no answer within {} ms (the request timeout)", after.as_millis())
-            }
-            ProducerError::UnknownTopic(topic) => {
-                write!(f, "topic `{topic}` does not exist on the cluster")
-            }
-            ProducerError::Kafka { what, source } => write!(f, "{what}: {source}"),
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
         }
+        Ok(())
     }
 }
 
 impl std::error::Error for ProducerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ProducerError::Kafka { source, .. } => Some(source),
-            _ => None,
-        }
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl ProducerError {
-    /// True when the cluster could not be reached (connect or request timeout): callers such
-    /// as HTTP APIs answer 503 for these.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, ProducerError::Timeout { .. })
-            || matches!(self, ProducerError::Kafka { source, .. } if matches!(source, rskafka::client::error::Error::Connection(_)))
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProducerError { kind, message: message.into(), source: None }
     }
+
+    fn config(message: impl Into<String>) -> Self {
+        ProducerError::new(ErrorKind::Config, message)
+    }
+
+    fn timeout(what: &str, after: Duration) -> Self {
+        ProducerError::new(
+            ErrorKind::Timeout,
+            format!("{what}: no answer within {} ms (the request timeout)", after.as_millis()),
+        )
+    }
+
+    /// An error of the Kafka client, classified by its cause.
+    fn kafka(what: &str, source: KafkaError) -> Self {
+        let kind = classify(&source);
+        let hint = match kind {
+            ErrorKind::Tls => " (TLS: is the CA trusted, the certificate valid for this host name, the client certificate accepted?)",
+            ErrorKind::Authentication => " (authentication failed: check the credentials)",
+            ErrorKind::Authorization => " (not authorised: check the ACLs or the IAM policy)",
+            _ => "",
+        };
+        ProducerError { kind, message: format!("{what}{hint}"), source: Some(Arc::new(source)) }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// True when the cluster could not be reached or did not answer in time
+    /// ([`ErrorKind::Unavailable`] or [`ErrorKind::Timeout`]): callers such as HTTP APIs
+    /// answer 503 for these, and a later attempt may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Timeout)
+    }
+
+    /// True for [`ErrorKind::Timeout`]: the outcome is unknown, the record may have been
+    /// written.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+}
+
+/// The kind of an rskafka error, from its variants and the errors it wraps (TLS errors reach
+/// it as `std::io::Error`s wrapping a `rustls::Error`).
+fn classify(error: &KafkaError) -> ErrorKind {
+    match error {
+        KafkaError::Connection(e) => classify_connection(e),
+        KafkaError::Request(e) => classify_chain(e),
+        KafkaError::ServerError { protocol_error, .. } => classify_protocol(*protocol_error),
+        KafkaError::RetryFailed(BackoffError::DeadlineExceded { source, .. }) => {
+            classify_boxed(source.as_ref())
+        }
+        KafkaError::Timeout => ErrorKind::Timeout,
+        _ => ErrorKind::Broker,
+    }
+}
+
+fn classify_connection(error: &ConnectionError) -> ErrorKind {
+    match error {
+        ConnectionError::SaslFailed(SaslError::ApiError(code)) => match classify_protocol(*code) {
+            ErrorKind::Broker => ErrorKind::Authentication,
+            kind => kind,
+        },
+        ConnectionError::SaslFailed(SaslError::RequestError(e)) => classify_chain(e),
+        ConnectionError::SaslFailed(_) => ErrorKind::Authentication,
+        ConnectionError::RetryFailed(BackoffError::DeadlineExceded { source, .. }) => {
+            classify_boxed(source.as_ref())
+        }
+        ConnectionError::SyncVersions(_) => ErrorKind::Broker,
+        // Transport and metadata errors: look for TLS in what they wrap.
+        other => classify_chain(other),
+    }
+}
+
+fn classify_boxed(error: &(dyn std::error::Error + Send + Sync + 'static)) -> ErrorKind {
+    if let Some(e) = error.downcast_ref::<KafkaError>() {
+        classify(e)
+    } else if let Some(e) = error.downcast_ref::<ConnectionError>() {
+        classify_connection(e)
+    } else if let Some(e) = error.downcast_ref::<Arc<dyn std::error::Error + Send + Sync>>() {
+        classify_opaque(e.as_ref())
+    } else {
+        classify_opaque(error)
+    }
+}
+
+/// rskafka 0.6 gathers the errors of every bootstrap broker of a failed connection attempt
+/// into a private `MultiError` that has no `source()`: the types inside cannot be reached, only
+/// their messages (rskafka's own and rustls'), so these are read. The TLS and SASL tests pin
+/// them.
+fn classify_opaque(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    if classify_chain(error) == ErrorKind::Tls {
+        return ErrorKind::Tls;
+    }
+    let text = error.to_string();
+    // rustls' `Error` messages: `invalid peer certificate: …`, `received fatal alert: …`,
+    // `peer is incompatible: …`, `peer misbehaved: …`.
+    const TLS: [&str; 4] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ];
+    if TLS.iter().any(|m| text.contains(m)) {
+        ErrorKind::Tls
+    } else if text.contains("Sasl handshake failed: Request error") {
+        // rskafka's `SaslError::RequestError`: the connection failed during the exchange.
+        ErrorKind::Unavailable
+    } else if text.contains("Sasl handshake failed") {
+        // rskafka's `ConnectionError::SaslFailed`: refused credentials, a failed callback.
+        ErrorKind::Authentication
+    } else {
+        ErrorKind::Unavailable
+    }
+}
+
+/// TLS when a `rustls::Error` is in the source chain, else unavailable (I/O).
+fn classify_chain(error: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                return ErrorKind::Tls;
+            }
+        }
+        next = e.source();
+    }
+    ErrorKind::Unavailable
+}
+
+/// Kafka protocol error codes (<https://kafka.apache.org/protocol#protocol_error_codes>).
+fn classify_protocol(code: ProtocolError) -> ErrorKind {
+    use ProtocolError as P;
+    match code {
+        P::SaslAuthenticationFailed | P::UnsupportedSaslMechanism | P::IllegalSaslState => {
+            ErrorKind::Authentication
+        }
+        P::TopicAuthorizationFailed
+        | P::ClusterAuthorizationFailed
+        | P::GroupAuthorizationFailed
+        | P::TransactionalIdAuthorizationFailed => ErrorKind::Authorization,
+        P::UnknownTopicOrPartition | P::InvalidTopicException => ErrorKind::UnknownTopic,
+        P::RequestTimedOut => ErrorKind::Timeout,
+        P::LeaderNotAvailable
+        | P::NotLeaderOrFollower
+        | P::BrokerNotAvailable
+        | P::NetworkException
+        | P::NotEnoughReplicas
+        | P::NotEnoughReplicasAfterAppend
+        | P::KafkaStorageError
+        | P::NotController => ErrorKind::Unavailable,
+        P::MessageTooLarge | P::RecordListTooLarge | P::CorruptMessage | P::PolicyViolation => {
+            ErrorKind::Rejected
+        }
+        _ => ErrorKind::Broker,
+    }
+}
+
+/// A topic's partition clients and when they were looked up.
+struct TopicPartitions {
+    clients: Arc<[Arc<PartitionClient>]>,
+    fetched: Instant,
 }
 
 /// A connected producer. Cheap to share by reference; create one per execution environment.
 pub struct Producer {
     client: Client,
-    topics: Mutex<HashMap<String, Arc<[Arc<PartitionClient>]>>>,
+    topics: Mutex<HashMap<String, TopicPartitions>>,
     next: AtomicUsize,
     timeout: Duration,
     servers: String,
+    compression: KafkaCompression,
+    metadata_max_age: Duration,
+    max_batch_bytes: usize,
+    produce_requests: AtomicUsize,
 }
 
 impl fmt::Debug for Producer {
@@ -262,38 +669,58 @@ impl fmt::Debug for Producer {
 }
 
 impl Producer {
-    /// Connects to the cluster (bounded by the request timeout).
+    /// Connects to the cluster (bounded by the request timeout). Secrets named in the
+    /// configuration are read first (once per process).
     pub async fn connect(config: ProducerConfig) -> Result<Producer, ProducerError> {
         if config.bootstrap_servers.is_empty() {
-            return Err(ProducerError::Config("no bootstrap servers".to_owned()));
+            return Err(ProducerError::config("no bootstrap servers"));
         }
+        let compression = config.compression.codec()?;
         let servers = config.bootstrap_servers.join(",");
         let timeout = config.request_timeout;
-        let backoff = BackoffConfig { deadline: Some(timeout), ..BackoffConfig::default() };
+        // rskafka retries failed connections (every broker, then a backoff) until its deadline,
+        // which counts only the time spent backing off. Half the request timeout leaves the
+        // other half for the attempts themselves, so that a refused handshake or login ends
+        // with rskafka's error (TLS, SASL) rather than with the outer timeout's.
+        let backoff = BackoffConfig { deadline: Some(timeout / 2), ..BackoffConfig::default() };
         let mut builder = ClientBuilder::new(config.bootstrap_servers)
             .client_id(config.client_id)
             .backoff_config(backoff);
+        let ca = config.tls_ca_file.as_deref();
         match config.auth {
             Auth::Plaintext => {}
+            Auth::Tls => builder = builder.tls_config(tls_config(ca, None)?),
             Auth::Iam { region } => {
-                builder = builder.tls_config(tls_config()).sasl_config(SaslConfig::Oauthbearer(
-                    OauthBearerCredentials {
+                builder = builder.tls_config(tls_config(ca, None)?).sasl_config(
+                    SaslConfig::Oauthbearer(OauthBearerCredentials {
                         callback: iam_callback(region),
                         authz_id: None,
                         bearer_kvs: Vec::new(),
-                    },
-                ));
+                    }),
+                );
             }
             Auth::Scram { username, password } => {
                 builder = builder
-                    .tls_config(tls_config())
+                    .tls_config(tls_config(ca, None)?)
                     .sasl_config(SaslConfig::ScramSha512(Credentials::new(username, password)));
             }
+            Auth::ScramSecret { secret_arn } => {
+                let secret = secret_json(&secret_arn, timeout).await?;
+                let username = secret_field(&secret, &secret_arn, "username")?;
+                let password = secret_field(&secret, &secret_arn, "password")?;
+                builder = builder
+                    .tls_config(tls_config(ca, None)?)
+                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(username, password)));
+            }
+            Auth::Mtls(certificate) => {
+                let identity = client_identity(&certificate, timeout).await?;
+                builder = builder.tls_config(tls_config(ca, Some(identity))?);
+            }
         }
-        let what = || format!("connecting to {servers}");
+        let what = format!("connecting to {servers}");
         let client = match tokio::time::timeout(timeout, builder.build()).await {
-            Err(_) => return Err(ProducerError::Timeout { what: what(), after: timeout }),
-            Ok(Err(source)) => return Err(ProducerError::Kafka { what: what(), source }),
+            Err(_) => return Err(ProducerError::timeout(&what, timeout)),
+            Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
             Ok(Ok(client)) => client,
         };
         Ok(Producer {
@@ -302,6 +729,10 @@ impl Producer {
             next: AtomicUsize::new(0),
             timeout,
             servers,
+            compression,
+            metadata_max_age: config.metadata_max_age,
+            max_batch_bytes: config.max_batch_bytes,
+            produce_requests: AtomicUsize::new(0),
         })
     }
 
@@ -312,10 +743,10 @@ impl Producer {
         key: Option<&[u8]>,
         value: &T,
     ) -> Result<Delivery, ProducerError> {
-        let value = serde_json::to_vec(value).map_err(|e| {
-            ProducerError::Config(format!(
-                "the value for `{topic}` does not serialize to JSON: {e}"
-            ))
+        let value = serde_json::to_vec(value).map_err(|e| ProducerError {
+            kind: ErrorKind::Serialization,
+            message: format!("the value for `{topic}` does not serialize to JSON"),
+            source: Some(Arc::new(e)),
         })?;
         let record = OutgoingRecord {
             key: key.map(<[u8]>::to_vec),
@@ -332,84 +763,434 @@ impl Producer {
         record: OutgoingRecord,
     ) -> Result<Delivery, ProducerError> {
         let partitions = self.partitions(topic).await?;
-        let index = match &record.key {
-            Some(key) => (murmur2(key) & 0x7fff_ffff) as usize % partitions.len(),
-            None => self.next.fetch_add(1, Ordering::Relaxed) % partitions.len(),
-        };
-        let partition = &partitions[index];
-        let record = KafkaRecord {
-            key: record.key,
-            value: record.value,
-            headers: record.headers.into_iter().collect(),
-            timestamp: rskafka::chrono::Utc::now(),
-        };
-        let what = || format!("sending to {topic}-{}", partition.partition());
-        let offsets = match tokio::time::timeout(
-            self.timeout,
-            partition.produce(vec![record], Compression::NoCompression),
-        )
-        .await
-        {
-            Err(_) => return Err(ProducerError::Timeout { what: what(), after: self.timeout }),
-            Ok(Err(source)) => return Err(ProducerError::Kafka { what: what(), source }),
-            Ok(Ok(offsets)) => offsets,
-        };
+        let partition = &partitions[self.pick(&record, partitions.len())];
+        let record = to_kafka(record, topic)?;
+        let offsets = self.produce(topic, partition, vec![record]).await?;
         let offset = offsets.first().copied().ok_or_else(|| {
-            ProducerError::Config(format!("{}: the broker returned no offset", what()))
+            ProducerError::new(
+                ErrorKind::Broker,
+                format!(
+                    "sending to {topic}-{}: the broker returned no offset",
+                    partition.partition()
+                ),
+            )
         })?;
         Ok(Delivery { partition: partition.partition(), offset })
     }
 
-    /// Nothing is buffered: every send has been acknowledged when it returns. Kept for
-    /// shutdown hooks that expect a flush.
-    pub async fn flush(&self) {}
-
-    /// The partition clients of `topic`, looked up once.
-    async fn partitions(&self, topic: &str) -> Result<Arc<[Arc<PartitionClient>]>, ProducerError> {
-        if let Some(found) = self.topics.lock().unwrap_or_else(PoisonError::into_inner).get(topic) {
-            return Ok(Arc::clone(found));
+    /// Sends many records to `topic`: grouped by partition (keys decide it as in
+    /// [`send`](Self::send)), one produce request per partition for up to
+    /// [`ProducerConfig::max_batch_bytes`] of records, the partitions in parallel, each
+    /// partition's requests in order.
+    ///
+    /// Returns one result per record, in the order given: its partition and offset, or why it
+    /// was not written. When a request for a partition fails, the later records for that
+    /// partition are not sent (so that a retry cannot put them before the failed ones) and
+    /// carry the error too; other partitions are unaffected. `Err` only when nothing was sent
+    /// (the topic's partitions could not be looked up).
+    pub async fn send_batch(
+        &self,
+        topic: &str,
+        records: Vec<OutgoingRecord>,
+    ) -> Result<Vec<Result<Delivery, ProducerError>>, ProducerError> {
+        let partitions = self.partitions(topic).await?;
+        let count = records.len();
+        let mut results: Vec<Option<Result<Delivery, ProducerError>>> = vec![None; count];
+        // Per partition: the records' positions and contents, in order.
+        let mut by_partition: Vec<Vec<(usize, usize, KafkaRecord)>> =
+            (0..partitions.len()).map(|_| Vec::new()).collect();
+        for (index, record) in records.into_iter().enumerate() {
+            let partition = self.pick(&record, partitions.len());
+            let size = record.size();
+            match to_kafka(record, topic) {
+                Ok(record) => by_partition[partition].push((index, size, record)),
+                Err(e) => results[index] = Some(Err(e)),
+            }
         }
-        let what = || format!("looking up topic `{topic}` on {}", self.servers);
+        let sends = by_partition.into_iter().enumerate().filter(|(_, r)| !r.is_empty()).map(
+            |(partition, records)| {
+                let client = Arc::clone(&partitions[partition]);
+                async move { self.send_partition(topic, &client, records).await }
+            },
+        );
+        for outcome in futures_util::future::join_all(sends).await {
+            for (index, result) in outcome {
+                results[index] = Some(result);
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(ProducerError::new(ErrorKind::Broker, "internal: a record had no result"))
+                })
+            })
+            .collect())
+    }
+
+    /// One partition's records, in requests of up to `max_batch_bytes`, stopping at the first
+    /// failure.
+    async fn send_partition(
+        &self,
+        topic: &str,
+        partition: &PartitionClient,
+        records: Vec<(usize, usize, KafkaRecord)>,
+    ) -> Vec<(usize, Result<Delivery, ProducerError>)> {
+        let mut results = Vec::with_capacity(records.len());
+        let mut failed: Option<ProducerError> = None;
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let mut indices = Vec::new();
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            while let Some((_, size, _)) = records.peek() {
+                if !chunk.is_empty() && bytes + size > self.max_batch_bytes {
+                    break;
+                }
+                let (index, size, record) = records.next().expect("peeked");
+                bytes += size;
+                indices.push(index);
+                chunk.push(record);
+            }
+            if let Some(error) = &failed {
+                let error = ProducerError {
+                    message: format!(
+                        "not sent: an earlier record for {topic}-{} failed ({})",
+                        partition.partition(),
+                        error.message
+                    ),
+                    ..error.clone()
+                };
+                results.extend(indices.into_iter().map(|i| (i, Err(error.clone()))));
+                continue;
+            }
+            match self.produce(topic, partition, chunk).await {
+                Ok(offsets) if offsets.len() == indices.len() => {
+                    results.extend(indices.into_iter().zip(offsets).map(|(i, offset)| {
+                        (i, Ok(Delivery { partition: partition.partition(), offset }))
+                    }));
+                }
+                Ok(offsets) => {
+                    let error = ProducerError::new(
+                        ErrorKind::Broker,
+                        format!(
+                            "sending to {topic}-{}: {} offsets returned for {} records",
+                            partition.partition(),
+                            offsets.len(),
+                            indices.len()
+                        ),
+                    );
+                    results.extend(indices.into_iter().map(|i| (i, Err(error.clone()))));
+                    failed = Some(error);
+                }
+                Err(error) => {
+                    results.extend(indices.into_iter().map(|i| (i, Err(error.clone()))));
+                    failed = Some(error);
+                }
+            }
+        }
+        results
+    }
+
+    /// How many produce requests this producer has made (each `send` is one; `send_batch`
+    /// makes one per partition and [`max_batch_bytes`](ProducerConfig::max_batch_bytes) of
+    /// records). rskafka's own retries of a request are not counted.
+    pub fn produce_requests(&self) -> usize {
+        self.produce_requests.load(Ordering::Relaxed)
+    }
+
+    /// The number of partitions of `topic` as this producer knows it (read again when older
+    /// than [`ProducerConfig::metadata_max_age`]).
+    pub async fn partition_count(&self, topic: &str) -> Result<usize, ProducerError> {
+        Ok(self.partitions(topic).await?.len())
+    }
+
+    /// The partition index for `record` among `count`.
+    fn pick(&self, record: &OutgoingRecord, count: usize) -> usize {
+        match &record.key {
+            // The Java client's default partitioner: toPositive(murmur2(key)) % partitions.
+            Some(key) => (murmur2(key) & 0x7fff_ffff) as usize % count,
+            None => self.next.fetch_add(1, Ordering::Relaxed) % count,
+        }
+    }
+
+    /// One produce request, bounded by the request timeout; a failure makes the next send
+    /// read the topic's partitions again.
+    async fn produce(
+        &self,
+        topic: &str,
+        partition: &PartitionClient,
+        records: Vec<KafkaRecord>,
+    ) -> Result<Vec<i64>, ProducerError> {
+        self.produce_requests.fetch_add(1, Ordering::Relaxed);
+        let what = format!("sending to {topic}-{}", partition.partition());
+        let result =
+            match tokio::time::timeout(self.timeout, partition.produce(records, self.compression))
+                .await
+            {
+                Err(_) => Err(ProducerError::timeout(&what, self.timeout)),
+                Ok(Err(source)) => Err(ProducerError::kafka(&what, source)),
+                Ok(Ok(offsets)) => Ok(offsets),
+            };
+        if result.is_err() {
+            self.topics.lock().unwrap_or_else(PoisonError::into_inner).remove(topic);
+        }
+        result
+    }
+
+    /// The partition clients of `topic`, looked up again when older than the metadata max age.
+    async fn partitions(&self, topic: &str) -> Result<Arc<[Arc<PartitionClient>]>, ProducerError> {
+        let cached = match self.topics.lock().unwrap_or_else(PoisonError::into_inner).get(topic) {
+            Some(found) if found.fetched.elapsed() < self.metadata_max_age => {
+                return Ok(Arc::clone(&found.clients));
+            }
+            Some(found) => Some(Arc::clone(&found.clients)),
+            None => None,
+        };
+        let what = format!("looking up topic `{topic}` on {}", self.servers);
         let topics = match tokio::time::timeout(self.timeout, self.client.list_topics()).await {
-            Err(_) => return Err(ProducerError::Timeout { what: what(), after: self.timeout }),
-            Ok(Err(source)) => return Err(ProducerError::Kafka { what: what(), source }),
+            Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
+            Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
             Ok(Ok(topics)) => topics,
         };
-        let Some(found) = topics.into_iter().find(|t| t.name == topic) else {
-            return Err(ProducerError::UnknownTopic(topic.to_owned()));
+        let unknown = || {
+            ProducerError::new(
+                ErrorKind::UnknownTopic,
+                format!("topic `{topic}` does not exist on the cluster"),
+            )
         };
-        let mut clients = Vec::with_capacity(found.partitions.len());
-        for partition in found.partitions {
-            let client = self
-                .client
-                .partition_client(topic, partition, UnknownTopicHandling::Error)
-                .await
-                .map_err(|source| ProducerError::Kafka { what: what(), source })?;
-            clients.push(Arc::new(client));
-        }
-        if clients.is_empty() {
-            return Err(ProducerError::UnknownTopic(topic.to_owned()));
-        }
-        let clients: Arc<[Arc<PartitionClient>]> = clients.into();
-        self.topics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(topic.to_owned(), Arc::clone(&clients));
+        let Some(found) = topics.into_iter().find(|t| t.name == topic) else {
+            return Err(unknown());
+        };
+        let clients: Arc<[Arc<PartitionClient>]> = match cached {
+            // The same partitions: the clients (and their leaders) stay.
+            Some(cached) if cached.len() == found.partitions.len() => cached,
+            _ => {
+                // A BTreeSet: in partition order (Kafka numbers partitions from 0).
+                let mut clients = Vec::with_capacity(found.partitions.len());
+                for partition in found.partitions {
+                    let client = match tokio::time::timeout(
+                        self.timeout,
+                        self.client.partition_client(topic, partition, UnknownTopicHandling::Error),
+                    )
+                    .await
+                    {
+                        Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
+                        Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
+                        Ok(Ok(client)) => client,
+                    };
+                    clients.push(Arc::new(client));
+                }
+                if clients.is_empty() {
+                    return Err(unknown());
+                }
+                clients.into()
+            }
+        };
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner).insert(
+            topic.to_owned(),
+            TopicPartitions { clients: Arc::clone(&clients), fetched: Instant::now() },
+        );
         Ok(clients)
     }
 }
 
-/// rustls with Mozilla's roots and an explicit crypto provider (aws-lc-rs): with more than
-/// one provider in the build, rustls refuses to pick one itself.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+/// rskafka's record; a repeated header name is refused.
+fn to_kafka(record: OutgoingRecord, topic: &str) -> Result<KafkaRecord, ProducerError> {
+    let mut headers = std::collections::BTreeMap::new();
+    for (name, value) in record.headers {
+        if headers.contains_key(&name) {
+            return Err(ProducerError::new(
+                ErrorKind::InvalidRecord,
+                format!(
+                    "a record for `{topic}` has the header `{name}` more than once: this client sends each header name once, so join the values or rename the header"
+                ),
+            ));
+        }
+        headers.insert(name, value);
+    }
+    Ok(KafkaRecord {
+        key: record.key,
+        value: record.value,
+        headers,
+        timestamp: rskafka::chrono::Utc::now(),
+    })
+}
+
+/// rustls with the given CA bundle (else Mozilla's roots), an optional client identity, and an
+/// explicit crypto provider (aws-lc-rs: with more than one provider in the build, rustls
+/// refuses to pick one itself). Server certificates are always verified, names included
+/// (RFC 6125 via webpki).
+fn tls_config(
+    ca_file: Option<&Path>,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<Arc<rustls::ClientConfig>, ProducerError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        None => roots.roots = webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        Some(path) => {
+            let certificates = read_certificates(&std::fs::read(path).map_err(|e| {
+                ProducerError::config(format!(
+                    "cannot read the CA file {} (MSK_TLS_CA_FILE): {e}",
+                    path.display()
+                ))
+            })?)
+            .map_err(|e| {
+                ProducerError::config(format!(
+                    "the CA file {} (MSK_TLS_CA_FILE): {e}",
+                    path.display()
+                ))
+            })?;
+            for certificate in certificates {
+                roots.add(certificate).map_err(|e| {
+                    ProducerError::config(format!(
+                        "the CA file {} (MSK_TLS_CA_FILE) has a certificate rustls cannot use: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("aws-lc-rs supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            ProducerError::config(format!(
+                "the mTLS client certificate and key do not fit together: {e}"
+            ))
+        })?,
+    };
+    Ok(Arc::new(config))
+}
+
+/// Every certificate in a PEM bundle; at least one.
+fn read_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not valid PEM: {e}"))?;
+    if certificates.is_empty() {
+        return Err("no `BEGIN CERTIFICATE` block in it".to_owned());
+    }
+    Ok(certificates)
+}
+
+/// The client certificate chain and key of mTLS, from files or a secret.
+async fn client_identity(
+    source: &ClientCertificate,
+    timeout: Duration,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ProducerError> {
+    match source {
+        ClientCertificate::Files { certificate, private_key } => {
+            let read = |path: &Path, var: &str| {
+                std::fs::read(path).map_err(|e| {
+                    ProducerError::config(format!("cannot read {} ({var}): {e}", path.display()))
+                })
+            };
+            let chain = read_certificates(&read(certificate, "MSK_TLS_CLIENT_CERT_FILE")?)
+                .map_err(|e| {
+                    ProducerError::config(format!(
+                        "the client certificate {} (MSK_TLS_CLIENT_CERT_FILE): {e}",
+                        certificate.display()
+                    ))
+                })?;
+            let key = PrivateKeyDer::from_pem_slice(&read(private_key, "MSK_TLS_CLIENT_KEY_FILE")?)
+                .map_err(|e| {
+                    ProducerError::config(format!(
+                        "the client key {} (MSK_TLS_CLIENT_KEY_FILE) has no PEM private key: {e}",
+                        private_key.display()
+                    ))
+                })?;
+            Ok((chain, key))
+        }
+        ClientCertificate::Secret { secret_arn } => {
+            let secret = secret_json(secret_arn, timeout).await?;
+            let certificate = secret_field(&secret, secret_arn, "certificate")?;
+            let private_key = secret_field(&secret, secret_arn, "privateKey")?;
+            let malformed = |what: String| {
+                ProducerError::new(ErrorKind::Secret, format!("the secret `{secret_arn}`: {what}"))
+            };
+            let chain = read_certificates(certificate.as_bytes())
+                .map_err(|e| malformed(format!("`certificate`: {e}")))?;
+            let key = PrivateKeyDer::from_pem_slice(private_key.as_bytes())
+                .map_err(|e| malformed(format!("`privateKey` has no PEM private key: {e}")))?;
+            Ok((chain, key))
+        }
+    }
+}
+
+type SecretCache =
+    tokio::sync::Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>;
+
+/// The JSON object in a Secrets Manager secret, fetched once per process (per ARN) with the
+/// standard AWS configuration chain (so `AWS_ENDPOINT_URL` and friends apply).
+async fn secret_json(
+    arn: &str,
+    timeout: Duration,
+) -> Result<Arc<serde_json::Map<String, serde_json::Value>>, ProducerError> {
+    static CACHE: OnceLock<SecretCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    // Held across the fetch: concurrent connects wait for one fetch.
+    let mut cache = cache.lock().await;
+    if let Some(found) = cache.get(arn) {
+        return Ok(Arc::clone(found));
+    }
+    let error = |message: String| ProducerError::new(ErrorKind::Secret, message);
+    let fetch = async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME: the secret lives in REGION.
+        if let Some(region) =
+            arn.split(':').nth(3).filter(|r| arn.starts_with("arn:") && !r.is_empty())
+        {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
+        }
+        let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
+        client.get_secret_value().secret_id(arn).send().await
+    };
+    let output = match tokio::time::timeout(timeout, fetch).await {
+        Err(_) => {
+            return Err(ProducerError::timeout(
+                &format!("reading the secret `{arn}` from AWS Secrets Manager"),
+                timeout,
+            ))
+        }
+        Ok(Err(e)) => {
+            let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(&e);
+            return Err(error(format!(
+                "cannot read the secret `{arn}` from AWS Secrets Manager (does it exist, and may the role read it and decrypt it with its KMS key?): {detail}"
+            )));
+        }
+        Ok(Ok(output)) => output,
+    };
+    let text = output.secret_string().ok_or_else(|| {
+        error(format!("the secret `{arn}` has no string value (a binary secret?): it should hold a JSON object"))
+    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| error(format!("the secret `{arn}` is not JSON: {e}")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(error(format!("the secret `{arn}` is JSON but not an object")));
+    };
+    let map = Arc::new(map);
+    cache.insert(arn.to_owned(), Arc::clone(&map));
+    Ok(map)
+}
+
+/// A string field of a secret.
+fn secret_field(
+    secret: &serde_json::Map<String, serde_json::Value>,
+    arn: &str,
+    field: &str,
+) -> Result<String, ProducerError> {
+    match secret.get(field) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(ProducerError::new(
+            ErrorKind::Secret,
+            format!("the secret `{arn}` has no non-empty string field `{field}`"),
+        )),
+    }
 }
 
 /// The MSK IAM token for `region`: a SigV4-presigned URL for `kafka-cluster:Connect`,
@@ -418,7 +1199,12 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 pub async fn iam_token(region: &str) -> Result<(String, i64), ProducerError> {
     aws_msk_iam_sasl_signer::generate_auth_token(aws_config::Region::new(region.to_owned()))
         .await
-        .map_err(|e| ProducerError::Config(format!("cannot sign the MSK IAM token: {e}")))
+        .map_err(|e| {
+            ProducerError::new(
+                ErrorKind::Authentication,
+                format!("cannot sign the MSK IAM token: {e}"),
+            )
+        })
 }
 
 /// Re-signs only when the cached token has less than a minute left (tokens last 15 minutes);
@@ -487,6 +1273,190 @@ mod tests {
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
         assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
+    }
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_default_timeout_leaves_room_in_lambdas_init() {
+        // Lambda ends INIT after 10 s; the default must fail well before, with its own message.
+        assert!(DEFAULT_REQUEST_TIMEOUT <= Duration::from_secs(5));
+        let config = ProducerConfig::new("b-1:9098");
+        assert_eq!(config.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        let config = ProducerConfig::from_lookup(lookup(&[
+            ("MSK_BOOTSTRAP_SERVERS", "b:1"),
+            ("MSK_AUTH", "plaintext"),
+        ]))
+        .unwrap();
+        assert_eq!(config.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(config.metadata_max_age, DEFAULT_METADATA_MAX_AGE);
+        assert_eq!(config.compression, Compression::None);
+    }
+
+    #[test]
+    fn every_auth_from_the_environment() {
+        let servers = ("MSK_BOOTSTRAP_SERVERS", "b-1:9096");
+        let auth = |vars: &[(&str, &str)]| {
+            let mut all = vec![servers];
+            all.extend_from_slice(vars);
+            ProducerConfig::from_lookup(lookup(&all)).map(|c| c.auth)
+        };
+        assert_eq!(
+            auth(&[("AWS_REGION", "eu-west-1")]).unwrap(),
+            Auth::Iam { region: "eu-west-1".into() }
+        );
+        assert_eq!(
+            auth(&[
+                ("MSK_AUTH", "scram"),
+                ("MSK_SCRAM_USERNAME", "u"),
+                ("MSK_SCRAM_PASSWORD", "p")
+            ])
+            .unwrap(),
+            Auth::Scram { username: "u".into(), password: "p".into() }
+        );
+        assert_eq!(
+            auth(&[
+                ("MSK_AUTH", "scram"),
+                ("MSK_SCRAM_SECRET_ARN", "arn:s"),
+                ("MSK_SCRAM_USERNAME", "u")
+            ])
+            .unwrap(),
+            Auth::ScramSecret { secret_arn: "arn:s".into() }
+        );
+        assert_eq!(
+            auth(&[
+                ("MSK_AUTH", "mtls"),
+                ("MSK_TLS_CLIENT_CERT_FILE", "c.pem"),
+                ("MSK_TLS_CLIENT_KEY_FILE", "k.pem")
+            ])
+            .unwrap(),
+            Auth::Mtls(ClientCertificate::Files {
+                certificate: "c.pem".into(),
+                private_key: "k.pem".into()
+            })
+        );
+        assert_eq!(
+            auth(&[("MSK_AUTH", "mtls"), ("MSK_TLS_CLIENT_SECRET_ARN", "arn:c")]).unwrap(),
+            Auth::Mtls(ClientCertificate::Secret { secret_arn: "arn:c".into() })
+        );
+        assert_eq!(auth(&[("MSK_AUTH", "tls")]).unwrap(), Auth::Tls);
+        assert_eq!(auth(&[("MSK_AUTH", "plaintext")]).unwrap(), Auth::Plaintext);
+        for (vars, expected) in [
+            (
+                &[("MSK_AUTH", "scram"), ("MSK_SCRAM_USERNAME", "u")][..],
+                "MSK_SCRAM_PASSWORD is not set",
+            ),
+            (
+                &[("MSK_AUTH", "mtls"), ("MSK_TLS_CLIENT_CERT_FILE", "c")][..],
+                "MSK_TLS_CLIENT_KEY_FILE is not set",
+            ),
+            (&[][..], "AWS_REGION is not set"),
+            (&[("MSK_AUTH", "kerberos")][..], "MSK_AUTH is `kerberos`"),
+            (&[("MSK_AUTH", "tls"), ("MSK_COMPRESSION", "lzma")][..], "MSK_COMPRESSION is `lzma`"),
+            (
+                &[("MSK_AUTH", "tls"), ("MSK_METADATA_MAX_AGE_MS", "5m")][..],
+                "MSK_METADATA_MAX_AGE_MS is `5m`",
+            ),
+        ] {
+            let err = auth(vars).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        let config = ProducerConfig::from_lookup(lookup(&[
+            servers,
+            ("MSK_AUTH", "tls"),
+            ("MSK_TLS_CA_FILE", "/etc/ca.pem"),
+            ("MSK_COMPRESSION", "snappy"),
+            ("MSK_REQUEST_TIMEOUT_MS", "1500"),
+            ("MSK_METADATA_MAX_AGE_MS", "60000"),
+        ]))
+        .unwrap();
+        assert_eq!(config.tls_ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(config.compression, Compression::Snappy);
+        assert_eq!(config.request_timeout, Duration::from_millis(1500));
+        assert_eq!(config.metadata_max_age, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn protocol_errors_by_cause() {
+        use ProtocolError as P;
+        assert_eq!(classify_protocol(P::SaslAuthenticationFailed), ErrorKind::Authentication);
+        assert_eq!(classify_protocol(P::TopicAuthorizationFailed), ErrorKind::Authorization);
+        assert_eq!(classify_protocol(P::UnknownTopicOrPartition), ErrorKind::UnknownTopic);
+        assert_eq!(classify_protocol(P::RequestTimedOut), ErrorKind::Timeout);
+        assert_eq!(classify_protocol(P::NotLeaderOrFollower), ErrorKind::Unavailable);
+        assert_eq!(classify_protocol(P::MessageTooLarge), ErrorKind::Rejected);
+        assert_eq!(classify_protocol(P::UnknownServerError), ErrorKind::Broker);
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::HandshakeNotComplete,
+        );
+        assert_eq!(classify_chain(&io), ErrorKind::Tls);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify_chain(&refused), ErrorKind::Unavailable);
+    }
+
+    /// An error that, like rskafka's `MultiError`, shows others' messages but not their types.
+    #[derive(Debug)]
+    struct Opaque(String);
+    impl fmt::Display for Opaque {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Opaque {}
+
+    #[test]
+    fn opaque_errors_by_their_messages() {
+        // rustls' own messages, as rskafka wraps them (`IO Error: …`).
+        let unknown_issuer =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        for tls in [unknown_issuer, alert] {
+            let text = format!("error connecting to broker \"b:9094\": IO Error: {tls}");
+            assert_eq!(classify_opaque(&Opaque(text)), ErrorKind::Tls, "{tls}");
+        }
+        let sasl = "Sasl handshake failed: Sasl session error: internal mechanism error: SCRAM outcome error: unknown user";
+        assert_eq!(classify_opaque(&Opaque(sasl.into())), ErrorKind::Authentication);
+        let dropped = "Sasl handshake failed: Request error: Cannot read/write data: broken pipe";
+        assert_eq!(classify_opaque(&Opaque(dropped.into())), ErrorKind::Unavailable);
+        let refused = "error connecting to broker \"b:9094\": IO Error: Connection refused";
+        assert_eq!(classify_opaque(&Opaque(refused.into())), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn a_repeated_header_name_is_refused() {
+        let record = OutgoingRecord {
+            headers: vec![
+                ("a".into(), b"1".to_vec()),
+                ("b".into(), b"2".to_vec()),
+                ("a".into(), b"3".to_vec()),
+            ],
+            ..Default::default()
+        };
+        let err = to_kafka(record, "t").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRecord);
+        let fine =
+            OutgoingRecord { headers: vec![("a".into(), b"1".to_vec())], ..Default::default() };
+        assert_eq!(to_kafka(fine, "t").unwrap().headers.len(), 1);
+    }
+
+    #[cfg(not(feature = "producer-zstd"))]
+    #[test]
+    fn zstd_without_its_feature_names_the_feature() {
+        let err = Compression::Zstd.codec().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("`producer-zstd` feature"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let auth = Auth::Mtls(ClientCertificate::Secret { secret_arn: "arn:x".into() });
+        assert_eq!(format!("{auth:?}"), r#"Mtls(Secret { secret_arn: "arn:x" })"#);
     }
 
     #[test]
