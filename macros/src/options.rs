@@ -141,9 +141,7 @@ impl Raw {
             deadline_margin_ms: checked(self.deadline_margin_ms, &mut errors, |v| {
                 deadline_margin(&v)
             }),
-            schema_registry: checked(self.schema_registry, &mut errors, |v| {
-                schema_registry(&v)
-            }),
+            schema_registry: checked(self.schema_registry, &mut errors, |v| schema_registry(&v)),
             krate: checked(self.krate, &mut errors, |v| krate(&v)),
         };
         (options, errors)

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::decode::{Decode, DecodeContext, DecodeError};
-use crate::schema::framing::{unframe, Sniff, Unframed};
+use crate::schema::framing::{Sniff, Unframed};
 use crate::schema::{RegisteredSchema, SchemaFormat, SchemaRef};
 
 /// A type's Avro reader schema: the schema the handler reads records into.
@@ -118,31 +118,31 @@ wrapper!(AvroDatum);
 impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for Avro<T> {
     fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        let unframed = unframe(bytes, cx, Sniff::Required).map_err(DecodeError::invalid)?;
+        let unframed = cx.unframe(bytes, Sniff::Required).map_err(DecodeError::invalid)?;
         read_typed::<T>(&unframed, cx).map(Avro)
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        unframe(bytes?, cx, Sniff::Required).ok()?.schema
+        cx.unframe(bytes?, Sniff::Required).ok()?.schema
     }
 }
 
 impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for AvroDatum<T> {
     fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        let unframed = unframe(bytes, cx, Sniff::Never).map_err(DecodeError::invalid)?;
+        let unframed = cx.unframe(bytes, Sniff::Never).map_err(DecodeError::invalid)?;
         read_typed::<T>(&unframed, cx).map(AvroDatum)
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        unframe(bytes?, cx, Sniff::Never).ok()?.schema
+        cx.unframe(bytes?, Sniff::Never).ok()?.schema
     }
 }
 
 impl Decode for AvroValue {
     fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        let unframed = unframe(bytes, cx, Sniff::Required).map_err(DecodeError::invalid)?;
+        let unframed = cx.unframe(bytes, Sniff::Required).map_err(DecodeError::invalid)?;
         let writer = cx.writer_schema().ok_or_else(|| {
             DecodeError::invalid(format_args!(
                 "AvroValue needs the writer schema{}, and no schema registry is configured (set MSK_LAMBDA_SCHEMA_REGISTRY)",
@@ -154,7 +154,7 @@ impl Decode for AvroValue {
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        unframe(bytes?, cx, Sniff::Required).ok()?.schema
+        cx.unframe(bytes?, Sniff::Required).ok()?.schema
     }
 }
 

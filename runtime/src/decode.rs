@@ -1,13 +1,12 @@
 //! Turning a record's key or value bytes into the handler's types.
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 
 use crate::headers::Headers;
 use crate::record::SchemaMetadata;
+use crate::schema::framing::{self, FramingError, Sniff, Unframed};
 use crate::schema::{RegisteredSchema, SchemaRef};
 
 /// A type that a record's key or value can be decoded into.
@@ -169,6 +168,19 @@ impl<'a> DecodeContext<'a> {
         self.schema_metadata
     }
 
+    /// Takes a schema-registry framing off `data`, in this order: Lambda's schema metadata for
+    /// this part (the prefix is then already gone), then the `__key_schema_id` /
+    /// `__value_schema_id` header, then the leading magic bytes (as `sniff` allows). For your own
+    /// [`Decode`] impls of registry formats.
+    pub fn unframe<'b>(&self, data: &'b [u8], sniff: Sniff) -> Result<Unframed<'b>, FramingError>
+    where
+        'a: 'b,
+    {
+        let name = self.part.schema_id_header();
+        let header = self.headers.last(name);
+        framing::unframe(data, self.schema_metadata, header, name, self.part.as_str(), sniff)
+    }
+
     /// The writer schema fetched from the registry for what [`Decode::writer_schema`] asked,
     /// or `None` when no registry is configured or nothing was asked.
     pub fn writer_schema(&self) -> Option<&'a RegisteredSchema> {
@@ -218,79 +230,6 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// A key or value decoded as JSON into `T`, the way axum's `Json<T>` extracts a body.
-///
-/// `Record<Json<MyEvent>>` is the common handler argument. `Json<T>` derefs to `T`, so
-/// `record.value().user_id` reads a field directly; `.0` or [`Json::into_inner`] takes it out.
-///
-/// A payload that is not JSON, or not a `T`, fails its record with a message that names where:
-/// ``JSON of the wrong shape at `items[2].quantity`: invalid type: string, expected i64 (line 1
-/// column 35)``. The path holds only what `T` declares (field names as in the JSON, enum variants,
-/// indexes); map keys are data and show as `[…]`, and no value is ever quoted. Where serde
-/// buffers (`#[serde(flatten)]`, untagged enums) the path ends at the buffered field.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Json<T>(pub T);
-
-impl<T> Json<T> {
-    /// Takes the decoded value out.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> Deref for Json<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Json<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
-
-impl<T: DeserializeOwned> Decode for Json<T> {
-    /// Reads JSON text. Registry-framed JSON Schema data (Confluent `0x00` + id or `0x01` + GUID,
-    /// AWS Glue `0x03` + compression + UUID, zlib inflated) has its prefix taken off first: JSON
-    /// text never starts with those bytes, so this cannot misread a payload. With the
-    /// `json-schema` feature and a schema registry, such data is also validated against its
-    /// writer's JSON Schema.
-    fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
-        let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        #[cfg(feature = "json-schema")]
-        if let Some(writer) = cx.writer_schema() {
-            return crate::json_schema::decode_validated(bytes, cx, writer);
-        }
-        let _ = cx;
-        if crate::schema::framing::starts_with_magic(bytes) {
-            let unframed = crate::schema::framing::unframe_prefix(bytes)
-                .map_err(|e| DecodeError::invalid(format_args!("registry-framed JSON: {e}")))?;
-            return parse_json(&unframed.data);
-        }
-        parse_json(bytes)
-    }
-
-    #[cfg(feature = "json-schema")]
-    fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        crate::schema::unframe(bytes?, cx, crate::schema::Sniff::Safe).ok()?.schema
-    }
-}
-
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, DecodeError> {
-    // Read as bytes, serde_json checks each string it meets for UTF-8; one check of the whole
-    // payload lets it read text instead, which is ~20% faster on typical small documents.
-    // Invalid UTF-8 takes the byte path, which says where the bad string is.
-    let parsed = match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(bytes),
-    };
-    // The path of the failing field is found by a second, tracking parse of the same bytes,
-    // so that the successful parse is not slowed by it.
-    parsed.map(Json).map_err(|e| DecodeError::invalid(crate::json_path::describe::<T>(bytes, &e)))
-}
-
 impl Decode for String {
     fn decode(bytes: Option<&Bytes>, _cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
@@ -335,60 +274,9 @@ impl Decode for () {
     }
 }
 
-/// Describes a serde_json error without quoting the payload.
-///
-/// serde's messages quote offending input (`invalid type: string "4111…", expected u64`); the
-/// quoted part is cut so that card numbers and the like never reach logs or Lambda.
-pub(crate) fn json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let what = match e.classify() {
-        Category::Syntax | Category::Io => "not valid JSON".to_owned(),
-        Category::Eof => "not valid JSON (it ends early)".to_owned(),
-        Category::Data => {
-            let full = e.to_string();
-            let msg = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
-            format!("JSON of the wrong shape: {}", redact_unexpected(msg))
-        }
-    };
-    format!("{what} at line {} column {}", e.line(), e.column())
-}
-
-/// `invalid type: string "secret", expected u32` → `invalid type: string, expected u32`;
-/// `unknown variant `secret`, expected ...` → `unknown variant, expected ...`;
-/// `unknown field `secret`, expected ...` → `unknown field, expected ...` (with
-/// `deny_unknown_fields`: a key the struct does not declare is data).
-pub(crate) fn redact_unexpected(msg: &str) -> String {
-    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
-        if let Some(rest) = msg.strip_prefix(prefix) {
-            // The quoted input may itself hold ", expected ": serde's own is the last one.
-            if let Some((unexpected, expected)) = rest.rsplit_once(", expected ") {
-                let kind = unexpected.split([' ', '`', '"']).next().unwrap_or("");
-                return format!("{prefix}{kind}, expected {expected}");
-            }
-        }
-    }
-    for prefix in ["unknown variant", "unknown field"] {
-        if let Some(rest) = msg.strip_prefix(prefix).and_then(|rest| rest.strip_prefix(' ')) {
-            if let Some((_, expected)) = rest.rsplit_once(", expected ") {
-                return format!("{prefix}, expected {expected}");
-            }
-            // serde's message when nothing is accepted: "unknown field `x`, there are no fields".
-            if let Some((_, none)) = rest.rsplit_once(", there are no ") {
-                return format!("{prefix}, there are no {none}");
-            }
-        }
-    }
-    msg.to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, serde::Deserialize, PartialEq)]
-    struct Card {
-        number: u64,
-    }
 
     /// Decodes as a value of topic `t` without headers or metadata.
     fn dec<T: Decode>(bytes: Option<&Bytes>) -> Result<T, DecodeError> {
@@ -401,44 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn json_errors_never_quote_the_payload() {
-        let err = dec::<Json<Card>>(Some(&b(r#"{"number":"4111111111111111"}"#))).unwrap_err();
-        let text = err.to_string();
-        assert!(!text.contains("4111"), "{text}");
-        assert_eq!(
-            text,
-            "JSON of the wrong shape at `number`: invalid type: string, expected u64 (line 1 column 28)"
-        );
-        let err = dec::<Json<Card>>(Some(&b("secret-token"))).unwrap_err().to_string();
-        assert!(!err.contains("secret"), "{err}");
-        assert_eq!(err, "not valid JSON: expected value (line 1 column 1)");
-    }
-
-    #[test]
-    fn missing_fields_are_named() {
-        let err = dec::<Json<Card>>(Some(&b("{}"))).unwrap_err().to_string();
-        assert_eq!(err, "JSON of the wrong shape: missing field `number` (line 1 column 2)");
-    }
-
-    #[test]
-    fn registry_framed_json_is_unframed() {
-        let mut confluent = vec![0x00, 0, 0, 0, 9];
-        confluent.extend_from_slice(br#"{"number":7}"#);
-        assert_eq!(dec::<Json<Card>>(Some(&Bytes::from(confluent))).unwrap().number, 7);
-        let mut glue = vec![0x03, 0x05];
-        glue.extend([0xab; 16]);
-        glue.extend(miniz_oxide::deflate::compress_to_vec_zlib(br#"{"number":8}"#, 6));
-        assert_eq!(dec::<Json<Card>>(Some(&Bytes::from(glue))).unwrap().number, 8);
-        let err = dec::<Json<Card>>(Some(&Bytes::from_static(&[0x00, 1]))).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "registry-framed JSON: Confluent framing needs at least 5 bytes, the payload has 2"
-        );
-    }
-
-    #[test]
     fn absent_payloads() {
-        assert!(dec::<Json<Card>>(None).unwrap_err().is_missing());
         assert!(dec::<String>(None).unwrap_err().is_missing());
         assert!(dec::<Vec<u8>>(None).unwrap_err().is_missing());
         assert!(dec::<Bytes>(None).unwrap_err().is_missing());
@@ -456,6 +307,5 @@ mod tests {
         assert_eq!(dec::<Vec<u8>>(Some(&bad)).unwrap(), vec![0x61, 0xff]);
         assert_eq!(dec::<Bytes>(Some(&bad)).unwrap(), bad);
         assert_eq!(dec::<Option<String>>(Some(&b("x"))).unwrap(), Some("x".to_owned()));
-        assert_eq!(dec::<Json<Card>>(Some(&b(r#"{"number":7}"#))).unwrap().number, 7);
     }
 }

@@ -30,8 +30,6 @@ use serde::de::{
 };
 use serde_json::error::Category;
 
-use crate::decode::redact_unexpected;
-
 /// Describes why `bytes` is not a JSON `T`, with the field path where there is one, the line and
 /// column, and no payload: `JSON of the wrong shape at `items[2].quantity`: invalid type: string,
 /// expected i64 (line 1 column 35)`.
@@ -572,6 +570,52 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for KeyVisitor<'_, V> {
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
         self.inner.visit_enum(data)
     }
+}
+
+/// Describes a serde_json error without quoting the payload.
+///
+/// serde's messages quote offending input (`invalid type: string "4111…", expected u64`); the
+/// quoted part is cut so that card numbers and the like never reach logs or Lambda.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax | Category::Io => "not valid JSON".to_owned(),
+        Category::Eof => "not valid JSON (it ends early)".to_owned(),
+        Category::Data => {
+            let full = e.to_string();
+            let msg = full.rsplit_once(" at line ").map_or(full.as_str(), |(m, _)| m);
+            format!("JSON of the wrong shape: {}", redact_unexpected(msg))
+        }
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// `invalid type: string "secret", expected u32` → `invalid type: string, expected u32`;
+/// `unknown variant `secret`, expected ...` → `unknown variant, expected ...`;
+/// `unknown field `secret`, expected ...` → `unknown field, expected ...` (with
+/// `deny_unknown_fields`: a key the struct does not declare is data).
+pub(crate) fn redact_unexpected(msg: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            // The quoted input may itself hold ", expected ": serde's own is the last one.
+            if let Some((unexpected, expected)) = rest.rsplit_once(", expected ") {
+                let kind = unexpected.split([' ', '`', '"']).next().unwrap_or("");
+                return format!("{prefix}{kind}, expected {expected}");
+            }
+        }
+    }
+    for prefix in ["unknown variant", "unknown field"] {
+        if let Some(rest) = msg.strip_prefix(prefix).and_then(|rest| rest.strip_prefix(' ')) {
+            if let Some((_, expected)) = rest.rsplit_once(", expected ") {
+                return format!("{prefix}, expected {expected}");
+            }
+            // serde's message when nothing is accepted: "unknown field `x`, there are no fields".
+            if let Some((_, none)) = rest.rsplit_once(", there are no ") {
+                return format!("{prefix}, there are no {none}");
+            }
+        }
+    }
+    msg.to_owned()
 }
 
 #[cfg(test)]

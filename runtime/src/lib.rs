@@ -43,9 +43,8 @@ mod event;
 pub mod function;
 mod handler;
 mod headers;
+mod json;
 mod json_path;
-#[cfg(feature = "json-schema")]
-mod json_schema;
 mod lambda;
 mod local;
 mod logging;
@@ -69,11 +68,12 @@ pub use bytes;
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
 pub use consumer::{Consumer, StateInit};
 pub use context::{EventSource, InvocationContext};
-pub use decode::{Decode, DecodeContext, DecodeError, Json, Part};
+pub use decode::{Decode, DecodeContext, DecodeError, Part};
 pub use error::{Error, InvocationError};
 pub use event::EventError;
 pub use handler::{Handler, Stateful, Stateless};
 pub use headers::{HeaderError, Headers};
+pub use json::Json;
 pub use metrics::Metrics;
 pub use record::{Record, SchemaMetadata, TimestampType};
 pub use report::{

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use bytes::Bytes;
 
 use crate::decode::{Decode, DecodeContext, DecodeError};
-use crate::schema::framing::{unframe, MessageIndexes, Sniff};
+use crate::schema::framing::{MessageIndexes, Sniff};
 
 /// A Protobuf key or value decoded into the prost message `M`, plain or written through a
 /// schema registry.
@@ -54,7 +54,7 @@ impl<M> DerefMut for Protobuf<M> {
 impl<M: prost::Message + Default> Decode for Protobuf<M> {
     fn decode(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Result<Self, DecodeError> {
         let bytes = bytes.ok_or_else(DecodeError::missing)?;
-        let unframed = unframe(bytes, cx, Sniff::Safe).map_err(DecodeError::invalid)?;
+        let unframed = cx.unframe(bytes, Sniff::Safe).map_err(DecodeError::invalid)?;
         let (indexes, data) = unframed.protobuf_message().map_err(DecodeError::invalid)?;
         let message = M::decode(data).map_err(|e| {
             DecodeError::invalid(format_args!(

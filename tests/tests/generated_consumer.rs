@@ -42,9 +42,13 @@ async fn handle(record: OrderRecord, limits: &Limits) -> Result<(), msk_lambda::
 async fn the_generated_consumer_has_the_attributes_options() {
     let consumer = handle_consumer();
     let config = format!("{consumer:?}");
-    for setting in
-        ["concurrency: 3", "failure_policy: Continue", "response_mode: WholeBatch", "750ms", "Uri(\"http://127.0.0.1:9/registry\")"]
-    {
+    for setting in [
+        "concurrency: 3",
+        "failure_policy: Continue",
+        "response_mode: WholeBatch",
+        "750ms",
+        "Uri(\"http://127.0.0.1:9/registry\")",
+    ] {
         assert!(config.contains(setting), "{setting} missing from {config}");
     }
     let event = TestEvent::msk().records([

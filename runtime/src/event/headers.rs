@@ -6,9 +6,9 @@ use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::decode::json_error;
 use crate::event::wire::{RawHeaders, Text};
 use crate::headers::{HeaderWriter, Headers};
+use crate::json_path::json_error;
 
 /// Decodes a record's `headers` JSON: `[{"name": [signed bytes]}, …]`.
 ///

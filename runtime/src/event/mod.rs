@@ -23,7 +23,7 @@ use bytes::Bytes;
 use serde::de::IgnoredAny;
 
 use crate::context::EventSource;
-use crate::decode::json_error;
+use crate::json_path::json_error;
 
 pub(crate) use headers::decode_headers;
 pub(crate) use wire::{Base64, PartitionBatch, RawHeaders, RawRecord, Text};

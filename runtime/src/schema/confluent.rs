@@ -12,8 +12,8 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
+use super::error::RegistryError;
 use super::framing::SchemaRef;
-use super::registry::RegistryError;
 use super::source::{RegisteredSchema, SchemaFormat, SchemaSource, SourceFuture};
 
 /// How long one registry request may take.

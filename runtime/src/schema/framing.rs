@@ -19,7 +19,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::decode::DecodeContext;
 use crate::record::SchemaMetadata;
 
 /// How a registry names a schema.
@@ -175,7 +174,7 @@ fn err(message: impl Into<String>) -> FramingError {
 /// 1 MB message limit and Lambda's 6 MB event, low enough that a zlib bomb cannot exhaust memory.
 const INFLATE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Whether [`unframe`] looks for framing by its leading bytes when neither Lambda's metadata nor
+/// Whether [`DecodeContext::unframe`](crate::DecodeContext::unframe) looks for framing by its leading bytes when neither Lambda's metadata nor
 /// a header names the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sniff {
@@ -189,19 +188,21 @@ pub enum Sniff {
 }
 
 /// Takes a key's or value's framing off, in this order: Lambda's schema metadata (the prefix is
-/// then already gone), then the `__key_schema_id` / `__value_schema_id` header, then the leading
-/// magic bytes (as `sniff` allows). For your own [`Decode`](crate::Decode) impls of registry
-/// formats.
-pub fn unframe<'a>(
+/// then already gone), then the value of the schema-id header `header_name`, then the leading magic bytes (as
+/// `sniff` allows). Reached through [`DecodeContext::unframe`](crate::DecodeContext::unframe).
+pub(crate) fn unframe<'a>(
     data: &'a [u8],
-    cx: &DecodeContext<'a>,
+    metadata: Option<&SchemaMetadata>,
+    header: Option<&'a [u8]>,
+    header_name: &str,
+    part: &str,
     sniff: Sniff,
 ) -> Result<Unframed<'a>, FramingError> {
-    if let Some(metadata) = cx.schema_metadata() {
+    if let Some(metadata) = metadata {
         return Ok(from_metadata(data, metadata));
     }
-    if let Some(header) = cx.headers().last(cx.part().schema_id_header()) {
-        return from_header(data, header, cx.part().schema_id_header());
+    if let Some(header) = header {
+        return from_header(data, header, header_name);
     }
     match sniff {
         Sniff::Never => Ok(bare(data)),
@@ -213,8 +214,8 @@ pub fn unframe<'a>(
             } else {
                 Err(err(format!(
                     "no schema-registry framing: Lambda attached no schema metadata, there is no `{}` header, and the {} does not start with a registry magic byte (0x00 Confluent, 0x01 Confluent GUID, 0x03 AWS Glue, 0xC3 0x01 Avro single object){}",
-                    cx.part().schema_id_header(),
-                    cx.part(),
+                    header_name,
+                    part,
                     if data.is_empty() { " (it is empty)" } else { "" }
                 )))
             }

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use super::error::RegistryError;
 use super::framing::SchemaRef;
-use super::registry::RegistryError;
 use super::source::{RegisteredSchema, SchemaFormat, SchemaSource, SourceFuture};
 
 /// An AWS Glue Schema Registry. Schema version ids are global to the account and region, so

@@ -7,6 +7,7 @@
 //! front ([`StaticSchemas`], always available: tests, or functions in a VPC without a route to
 //! the registry). [`SchemaRegistry::from_env`] reads `MSK_LAMBDA_SCHEMA_REGISTRY`.
 
+mod error;
 pub mod framing;
 mod registry;
 mod source;
@@ -19,11 +20,12 @@ mod glue;
 #[cfg(feature = "confluent-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "confluent-registry")))]
 pub use confluent::{ConfluentAuth, ConfluentRegistry};
+pub use error::RegistryError;
 pub use framing::{
     unframe, FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid,
 };
 #[cfg(feature = "glue-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "glue-registry")))]
 pub use glue::GlueRegistry;
-pub use registry::{RegistryError, SchemaRegistry, SCHEMA_REGISTRY_ENV};
+pub use registry::{SchemaRegistry, SCHEMA_REGISTRY_ENV};
 pub use source::{RegisteredSchema, SchemaFormat, SchemaSource, SourceFuture, StaticSchemas};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{BoxFuture, FutureExt as _, Shared};
 
+use super::error::RegistryError;
 use super::framing::SchemaRef;
 use super::source::{RegisteredSchema, SchemaSource};
 
@@ -20,39 +21,6 @@ pub const SCHEMA_REGISTRY_ENV: &str = "MSK_LAMBDA_SCHEMA_REGISTRY";
 /// again: an unreachable registry fails the records that need it quickly instead of making each
 /// wait for its own timeout, and a registry that comes back is used again within seconds.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
-
-/// Why a schema could not be had from the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryError {
-    message: String,
-    not_found: bool,
-}
-
-impl RegistryError {
-    /// The registry does not know the schema.
-    pub fn not_found(reference: SchemaRef) -> Self {
-        RegistryError { message: format!("{reference} is not in the registry"), not_found: true }
-    }
-
-    /// The registry could not be asked or did not answer usefully (unreachable, timed out,
-    /// refused the credentials, answered something unreadable).
-    pub fn unavailable(message: impl fmt::Display) -> Self {
-        RegistryError { message: message.to_string(), not_found: false }
-    }
-
-    /// True when the registry answered that it does not know the schema.
-    pub fn is_not_found(&self) -> bool {
-        self.not_found
-    }
-}
-
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RegistryError {}
 
 type Fetch = Shared<BoxFuture<'static, Result<Arc<RegisteredSchema>, RegistryError>>>;
 

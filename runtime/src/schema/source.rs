@@ -7,8 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
+use super::error::RegistryError;
 use super::framing::SchemaRef;
-use super::registry::RegistryError;
 
 /// The format a registered schema describes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
