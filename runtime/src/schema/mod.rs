@@ -21,9 +21,7 @@ mod glue;
 #[cfg_attr(docsrs, doc(cfg(feature = "confluent-registry")))]
 pub use confluent::{ConfluentAuth, ConfluentRegistry};
 pub use error::RegistryError;
-pub use framing::{
-    unframe, FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid,
-};
+pub use framing::{FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid};
 #[cfg(feature = "glue-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "glue-registry")))]
 pub use glue::GlueRegistry;
