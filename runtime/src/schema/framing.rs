@@ -174,7 +174,8 @@ fn err(message: impl Into<String>) -> FramingError {
 /// 1 MB message limit and Lambda's 6 MB event, low enough that a zlib bomb cannot exhaust memory.
 const INFLATE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Whether [`DecodeContext::unframe`](crate::DecodeContext::unframe) looks for framing by its leading bytes when neither Lambda's metadata nor
+/// Whether [`DecodeContext::unframe`](crate::DecodeContext::unframe) looks for framing by its
+/// leading bytes when neither Lambda's metadata nor
 /// a header names the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sniff {

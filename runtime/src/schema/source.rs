@@ -116,8 +116,8 @@ impl fmt::Debug for RegisteredSchema {
 pub type SourceFuture =
     Pin<Box<dyn Future<Output = Result<RegisteredSchema, RegistryError>> + Send>>;
 
-/// A schema registry: returns the schema a [`SchemaRef`] names. [`SchemaRegistry`]
-/// (super::SchemaRegistry) caches what it returns; a source only fetches.
+/// A schema registry: returns the schema a [`SchemaRef`] names.
+/// [`SchemaRegistry`](super::SchemaRegistry) caches what it returns; a source only fetches.
 pub trait SchemaSource: Send + Sync + 'static {
     /// What to call this registry in messages, e.g. `Confluent registry https://sr.example.com`.
     fn describe(&self) -> String;
