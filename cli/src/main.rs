@@ -1,6 +1,8 @@
 //! `msk-lambda`: Lambda's Kafka event source mapping on a developer's machine (`poll`), Lambda
 //! Kafka events from JSON lines (`event`), and JSON lines to a broker (`produce`).
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
