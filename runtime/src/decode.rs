@@ -18,7 +18,7 @@ use crate::schema::{RegisteredSchema, SchemaRef};
 ///
 /// | type | decodes |
 /// |---|---|
-/// | [`Json<T>`] | JSON into any `T: serde::Deserialize` |
+/// | [`Json<T>`](crate::Json) | JSON into any `T: serde::Deserialize` |
 /// | `String` | UTF-8 text |
 /// | `Vec<u8>`, [`bytes::Bytes`] | the raw bytes (`Bytes` without a copy) |
 /// | `Option<X>` | `None` for absent or null, else `X` |
