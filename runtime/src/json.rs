@@ -8,10 +8,9 @@ use serde::de::DeserializeOwned;
 
 use crate::decode::{Decode, DecodeContext, DecodeError};
 use crate::json_path::describe;
-use crate::schema::framing::{self, Sniff};
-use crate::schema::SchemaRef;
+use crate::schema::framing;
 #[cfg(feature = "json-schema")]
-use crate::schema::{RegisteredSchema, SchemaFormat};
+use crate::schema::{framing::Sniff, RegisteredSchema, SchemaFormat, SchemaRef};
 
 /// A key or value decoded as JSON into `T`, the way axum's `Json<T>` extracts a body.
 ///
