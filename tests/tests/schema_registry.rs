@@ -761,9 +761,7 @@ mod arbitrary_bytes {
         let _ = Protobuf::<M129>::decode(some, cx);
         let _ = Json::<JsonOrder>::decode(some, cx);
         let _ = Avro::<Order>::writer_schema(some, cx);
-        if let Ok(unframed) =
-            msk_lambda::schema::unframe(&bytes, cx, msk_lambda::schema::Sniff::Safe)
-        {
+        if let Ok(unframed) = cx.unframe(&bytes, msk_lambda::schema::Sniff::Safe) {
             let _ = unframed.protobuf_message();
         }
     }
