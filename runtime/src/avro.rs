@@ -150,7 +150,7 @@ impl Decode for AvroValue {
             ))
         })?;
         let schema = writer_avro_schema(writer)?;
-        read_datum(&unframed.data, schema, None, writer.reference()).map(AvroValue)
+        read_datum(&unframed.data, schema, None, Some(writer.reference())).map(AvroValue)
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
@@ -192,10 +192,10 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
     let value = match cx.writer_schema() {
         Some(writer) => {
             let schema = writer_avro_schema(writer)?;
-            read_datum(&unframed.data, schema, Some(reader), writer.reference())?
+            read_datum(&unframed.data, schema, Some(reader), Some(writer.reference()))?
         }
         // No registry: the reader schema is taken as the writer's.
-        None => read_datum(&unframed.data, reader, None, unframed.schema.unwrap_or(NO_REF))
+        None => read_datum(&unframed.data, reader, None, unframed.schema)
                 .map_err(|e| {
                     DecodeError::invalid(format_args!(
                         "{e} (no schema registry is configured, so the data was read with the handler's own schema; set MSK_LAMBDA_SCHEMA_REGISTRY to read it with its writer schema)"
@@ -210,18 +210,16 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
     })
 }
 
-/// Stands in for "the handler's own schema" in messages when the framing named none.
-const NO_REF: SchemaRef = SchemaRef::ConfluentId(u32::MAX);
-
 /// Reads one datum written with `writer` (resolved into `reader` when given), which must take
 /// every byte.
 fn read_datum(
     data: &[u8],
     writer: &Schema,
     reader: Option<&Schema>,
-    named: SchemaRef,
+    named: Option<SchemaRef>,
 ) -> Result<Value, DecodeError> {
-    let what = if named == NO_REF { "the handler's schema".to_owned() } else { named.to_string() };
+    // `None`: the framing named no schema and the handler's own was used.
+    let what = named.map_or_else(|| "the handler's schema".to_owned(), |s| s.to_string());
     let mut rest = data;
     let value = apache_avro::from_avro_datum(writer, &mut rest, reader).map_err(|e| {
         DecodeError::invalid(format_args!("the data does not match {what}: {}", avro_error(&e)))
