@@ -32,6 +32,7 @@
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub mod avro;
+mod bulk;
 mod config;
 mod consumer;
 mod context;
@@ -60,7 +61,9 @@ mod report;
 pub mod schema;
 pub mod testing;
 mod unwind;
+mod workers;
 
+pub use bulk::{Batch, BatchError, BatchHandler, Bulk, BulkStateful};
 /// The `bytes` crate, whose [`Bytes`](bytes::Bytes) raw keys, values and [`Decode`] inputs are.
 pub use bytes;
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
@@ -69,7 +72,7 @@ pub use context::{EventSource, InvocationContext};
 pub use decode::{Decode, DecodeContext, DecodeError, Json, Part};
 pub use error::{Error, InvocationError};
 pub use event::EventError;
-pub use handler::{Handler, Stateful, Stateless};
+pub use handler::{Handler, Handles, Stateful, Stateless};
 pub use headers::{HeaderError, Headers};
 pub use metrics::Metrics;
 pub use record::{Record, SchemaMetadata, TimestampType};
@@ -77,6 +80,7 @@ pub use report::{
     BatchFailed, BatchItemFailure, BatchReport, BatchResponse, Counts, Failure, FailureKind,
     ItemIdentifier, Outcome, PartitionReport,
 };
+pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 
 /// Makes an `async fn` that handles one Kafka record the Lambda function's `main`.
 ///

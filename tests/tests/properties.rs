@@ -2,16 +2,18 @@
 //!
 //! Random topics (dashes, dots), partitions and offsets; random handler outcomes per record (ok,
 //! error, panic, slow); undecodable values, tombstones, bad keys and headers; random deadlines,
-//! margins, concurrency, failure policies and response modes. Time is tokio's paused clock, so
-//! slow handlers and deadlines cost no real time.
+//! margins, concurrency, workers, failure policies and response modes. With one worker, time is
+//! tokio's paused clock, so slow handlers and deadlines cost no real time; with several workers
+//! (a multi-thread runtime, whose clock cannot be paused) the times are real, scaled down.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use msk_lambda::{
     Consumer, FailureKind, FailurePolicy, InvocationContext, Json, Outcome, Record, ResponseMode,
+    Workers,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -97,6 +99,8 @@ struct Case {
     policy: FailurePolicy,
     mode: ResponseMode,
     concurrency: usize,
+    /// Worker threads; above 1, a multi-thread runtime and real time.
+    workers: usize,
     /// Milliseconds until the deadline; `None`: the 15-minute local default.
     deadline_ms: Option<u64>,
     margin_ms: u64,
@@ -108,16 +112,19 @@ fn case() -> impl Strategy<Value = Case> {
         prop_oneof![Just(FailurePolicy::StopPartition), Just(FailurePolicy::Continue)],
         prop_oneof![Just(ResponseMode::PartialBatch), Just(ResponseMode::WholeBatch)],
         1usize..5,
+        prop_oneof![3 => Just(1usize), 1 => 2usize..5],
         proptest::option::of(0u64..3000),
         0u64..1000,
     )
-        .prop_map(|(mut partitions, policy, mode, concurrency, deadline_ms, margin_ms)| {
-            let mut seen = HashSet::new();
-            partitions.retain(|p| seen.insert(p.key()));
-            // serde_json's map writes keys sorted; the event (and so the report) follows.
-            partitions.sort_by_key(Partition::key);
-            Case { partitions, policy, mode, concurrency, deadline_ms, margin_ms }
-        })
+        .prop_map(
+            |(mut partitions, policy, mode, concurrency, workers, deadline_ms, margin_ms)| {
+                let mut seen = HashSet::new();
+                partitions.retain(|p| seen.insert(p.key()));
+                // serde_json's map writes keys sorted; the event (and so the report) follows.
+                partitions.sort_by_key(Partition::key);
+                Case { partitions, policy, mode, concurrency, workers, deadline_ms, margin_ms }
+            },
+        )
 }
 
 const SECRET: &str = "SECRET-4111111111111111";
@@ -196,31 +203,46 @@ struct Payload {
     secret: String,
 }
 
-/// Which handler calls started, and how many partitions were in a handler at once.
+/// Which handler calls started, on which thread, and how many partitions were in a handler at
+/// once (in all and on one thread).
 #[derive(Default)]
 struct Observed {
-    calls: Vec<(String, i64)>,
+    calls: Vec<(String, i64, std::thread::ThreadId)>,
     in_flight: HashMap<String, usize>,
     peak: usize,
 }
 
+fn lock(observed: &Mutex<Observed>) -> std::sync::MutexGuard<'_, Observed> {
+    // A scripted panic never happens while the lock is held; recover anyway.
+    observed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn check(case: Case) -> Result<(), TestCaseError> {
     let event = event_json(&case);
-    let observed = RefCell::new(Observed::default());
+    let real_time = case.workers > 1;
+    // Real time (several workers) is scaled down: sleeps of up to 28 ms, deadlines up to 120 ms.
+    let scale = |ms: u64| {
+        if real_time {
+            Duration::from_millis(ms / 25)
+        } else {
+            Duration::from_millis(ms)
+        }
+    };
+    let observed = Mutex::new(Observed::default());
     let handler = async |r: Record<Json<Payload>, String>| -> Result<(), String> {
         let key = r.topic_partition().to_owned();
         {
-            let mut o = observed.borrow_mut();
-            o.calls.push((key.clone(), r.offset()));
+            let mut o = lock(&observed);
+            o.calls.push((key.clone(), r.offset(), std::thread::current().id()));
             *o.in_flight.entry(key.clone()).or_default() += 1;
             let active = o.in_flight.values().filter(|n| **n > 0).count();
             o.peak = o.peak.max(active);
         }
         // Decrements even when the call is cancelled or panics.
-        struct Leave<'a>(&'a RefCell<Observed>, String);
+        struct Leave<'a>(&'a Mutex<Observed>, String);
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                *self.0.borrow_mut().in_flight.get_mut(&self.1).unwrap() -= 1;
+                *lock(self.0).in_flight.get_mut(&self.1).unwrap() -= 1;
             }
         }
         let _leave = Leave(&observed, key);
@@ -232,7 +254,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
             "panic" => panic!("scripted panic"),
             s => {
                 let ms: u64 = s.strip_prefix("sleep:").unwrap().parse().unwrap();
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                tokio::time::sleep(scale(ms)).await;
                 Ok(())
             }
         }
@@ -241,19 +263,21 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         .concurrency(NonZeroUsize::new(case.concurrency).unwrap())
         .failure_policy(case.policy)
         .response_mode(case.mode)
-        .deadline_margin(Duration::from_millis(case.margin_ms));
+        .deadline_margin(scale(case.margin_ms))
+        .workers(Workers::Count(NonZeroUsize::new(case.workers).unwrap()));
     let context = match case.deadline_ms {
-        Some(ms) => InvocationContext::with_deadline(SystemTime::now() + Duration::from_millis(ms)),
+        Some(ms) => InvocationContext::with_deadline(SystemTime::now() + scale(ms)),
         None => InvocationContext::local(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let runtime = if real_time {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()
+    }
+    .unwrap();
     let (report, calls, result) = runtime.block_on(async {
         let report = consumer.process(&event, context.clone()).await;
-        let calls = std::mem::take(&mut observed.borrow_mut().calls);
+        let calls = std::mem::take(&mut lock(&observed).calls);
         (report, calls, consumer.invoke_with_context(&event, context).await)
     });
     let report = report.map_err(|e| TestCaseError::fail(format!("process failed: {e}")))?;
@@ -306,20 +330,21 @@ fn check(case: Case) -> Result<(), TestCaseError> {
     }
 
     // Handler calls: each partition in offset order; none after a failure (default policy).
-    let observed = observed.into_inner();
+    // With several workers: each partition on one thread, and at most `concurrency` partitions
+    // (at least one per worker) in a handler at once.
+    let observed = observed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut by_partition: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (key, offset) in &calls {
+    let mut threads: BTreeMap<String, HashSet<std::thread::ThreadId>> = BTreeMap::new();
+    for (key, offset, thread) in &calls {
         by_partition.entry(key.clone()).or_default().push(*offset);
+        threads.entry(key.clone()).or_default().insert(*thread);
     }
     for (key, offsets) in &by_partition {
         prop_assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{key}: {offsets:?}");
+        prop_assert_eq!(threads[key].len(), 1, "{} ran on several threads", key);
     }
-    prop_assert!(
-        observed.peak <= case.concurrency,
-        "peak {} > {}",
-        observed.peak,
-        case.concurrency
-    );
+    let allowed = case.concurrency.max(case.workers.min(case.partitions.len()));
+    prop_assert!(observed.peak <= allowed, "peak {} > {}", observed.peak, allowed);
     if case.policy == FailurePolicy::StopPartition {
         for r in &report.partitions {
             if let Some(i) = r.outcomes.iter().position(|(_, o)| matches!(o, Outcome::Failed(_))) {
@@ -369,11 +394,17 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(Some(*low), first_bad);
     }
 
-    // Whole-batch mode: the invocation errors if and only if a record did not succeed.
+    // Whole-batch mode: the invocation errors if and only if a record did not succeed. In real
+    // time the second run may meet the deadline elsewhere: there, the first run's report decides.
+    let result = if real_time && case.deadline_ms.is_some() {
+        report.clone().into_result(case.mode).map_err(|e| e.to_string())
+    } else {
+        result.map_err(|e| e.to_string())
+    };
     match (case.mode, result) {
         (ResponseMode::WholeBatch, Err(e)) => {
             prop_assert!(!report.is_success());
-            prop_assert!(!e.to_string().contains(SECRET));
+            prop_assert!(!e.contains(SECRET));
         }
         (ResponseMode::WholeBatch, Ok(r)) => {
             prop_assert!(report.is_success() && r.is_success())
