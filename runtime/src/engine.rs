@@ -73,7 +73,8 @@ pub(crate) type ParallelRun<H, S> = for<'e, 'a> fn(
 ///
 /// Workers take the next partition from one shared queue whenever they have room, so a
 /// partition is run by one worker from its first record to its last, in offset order; each
-/// worker keeps up to `concurrency / workers` (at least one) partitions in flight. Every
+/// worker keeps up to `concurrency / workers` (at least one, and no more than its share of the
+/// partitions) in flight. Every
 /// worker, the calling thread included, drives its share with `Handle::block_on`: handler
 /// futures never move between threads (they need not be `Send`); the handler and the state
 /// are shared by reference (they must be `Sync`), and records are decoded on the worker that
@@ -96,7 +97,9 @@ where
     let cutoff = cutoff(context, config);
     let count = partitions.len();
     let workers = config.workers.clamp(1, count.max(1));
-    let in_flight = (config.concurrency / workers).max(1);
+    // A worker claims partitions as it starts them: no more than its share of the batch, so
+    // that one worker never claims the partitions another could run at the same time.
+    let in_flight = (config.concurrency / workers).min(count.div_ceil(workers)).max(1);
     let queue = std::sync::Mutex::new(partitions.into_iter().enumerate());
     let done = std::sync::Mutex::new(Vec::with_capacity(count));
     let runtime = tokio::runtime::Handle::current();
