@@ -120,15 +120,12 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     let init_type = state.map(|init| quote_spanned!(init.span()=> _,));
     // A handler with state runs on several threads only when it asks to (`workers`): then its
     // state must be `Sync`, checked on the state type the handler names.
+    // Spanned on the state type when it must be `Sync`: a state that is not is reported there,
+    // once, by the bound of the function this names.
     let threads = match (&handler.state, &options.workers) {
         (Some(_), None) => quote!(#private::OneThread,),
-        _ => quote!(#private::Shared,),
-    };
-    let shared_check = match (&handler.state, &options.workers) {
-        (Some(ty), Some(_)) => {
-            Some(quote_spanned!(ty.span()=> #private::assert_shared_state::<#ty>();))
-        }
-        _ => None,
+        (Some(ty), Some(_)) => quote_spanned!(ty.span()=> #private::Shared,),
+        (None, _) => quote!(#private::Shared,),
     };
 
     let body = match &handler.record {
@@ -152,7 +149,6 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
             };
             quote! {
                 #(#checks)*
-                #shared_check
                 #run(#init #name, #settings)
             }
         }
@@ -169,7 +165,6 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
             };
             quote! {
                 #check
-                #shared_check
                 #run(#init #name, #settings)
             }
         }

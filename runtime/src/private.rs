@@ -130,13 +130,6 @@ impl<S: Sync> Threads<S> for Shared {
     }
 }
 
-/// Checks (spanned on the state type of the handler) that the state can be shared by workers.
-pub const fn assert_shared_state<S>()
-where
-    Shared: Threads<S>,
-{
-}
-
 /// The generated `main` of a handler taking `Record<V, K>` as written:
 /// `Consumer::new(handler)` with the options, then [`Consumer::main`].
 ///
