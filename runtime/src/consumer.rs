@@ -54,7 +54,8 @@ type InitFn<S> = Box<dyn Fn() -> InitFuture<S> + Send + Sync>;
 ///
 /// Records of one partition run one after another in offset order; up to
 /// [`concurrency`](Consumer::concurrency) partitions run at once on one task (handlers need not
-/// be `Send`). Every record ends succeeded, failed, skipped after an earlier failure of its
+/// be `Send`), or on several threads with [`workers`](Consumer::workers). A bulk handler
+/// ([`Consumer::bulk`]) takes a partition's records at once. Every record ends succeeded, failed, skipped after an earlier failure of its
 /// partition, or not started because of the deadline; see [`BatchReport`].
 pub struct Consumer<H, S, V, K> {
     handler: H,

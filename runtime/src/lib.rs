@@ -167,6 +167,7 @@ pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 /// | option | builder call | default |
 /// |---|---|---|
 /// | `concurrency = 8` (a number from 1 up, unsuffixed or `usize`) | [`Consumer::concurrency`] | 16 partitions at once |
+/// | `workers = 2` or `workers = "auto"` | [`Consumer::workers`] (`MSK_LAMBDA_WORKERS` overrides it) | 1 thread |
 /// | `state = init` | [`Consumer::with_state`] | no state |
 /// | `failure = "continue"` | [`Consumer::failure_policy`] | `"stop_partition"` |
 /// | `response = "whole_batch"` | [`Consumer::response_mode`] | `"partial_batch"` |
