@@ -124,7 +124,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
     // once, by the bound of the function this names.
     let threads = match (&handler.state, &options.workers) {
         (Some(_), None) => quote!(#private::OneThread,),
-        (Some(ty), Some(_)) => quote_spanned!(ty.span()=> #private::Shared,),
+        (Some(ty), Some(_)) => quote_spanned!(ty.span()=> __msk_lambda_private::Shared,),
         (None, _) => quote!(#private::Shared,),
     };
 
