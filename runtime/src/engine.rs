@@ -16,7 +16,7 @@ use crate::config::{Config, FailurePolicy};
 use crate::context::InvocationContext;
 use crate::decode::{Decode, Part};
 use crate::event::{PartitionBatch, RawRecord};
-use crate::handler::{Handler, Stateful, Stateless};
+use crate::handler::Handler;
 use crate::record::Record;
 use crate::record_decode::{
     context, decode, decode_payloads, decode_typed, writer_schema, PartitionShared,
@@ -170,30 +170,24 @@ pub trait RunPartition<V, K, S> {
     ) -> impl Future<Output = PartitionReport>;
 }
 
-/// The per-record wrappers, each its own impl (a blanket impl over [`Handler`] would make
-/// rustc unable to tell them apart from the bulk wrappers in user code's bounds).
-macro_rules! per_record {
-    ($($wrapper:ident),*) => {$(
-        #[allow(private_interfaces)]
-        impl<F, V: Decode, K: Decode, S> RunPartition<V, K, S> for $wrapper<F>
-        where
-            $wrapper<F>: Handler<V, K, S>,
-        {
-            fn run_partition<'a>(
-                &'a self,
-                batch: PartitionBatch<'a>,
-                context: &'a Arc<InvocationContext>,
-                config: &'a Config,
-                registry: Option<&'a SchemaRegistry>,
-                cutoff: Instant,
-                state: &'a S,
-            ) -> impl Future<Output = PartitionReport> {
-                run_partition(batch, context, config, registry, cutoff, self, state)
-            }
-        }
-    )*};
+/// Every per-record handler (so that code generic over `H: Handler` can still use consumers).
+#[allow(private_interfaces)]
+impl<H, V: Decode, K: Decode, S> RunPartition<V, K, S> for H
+where
+    H: Handler<V, K, S>,
+{
+    fn run_partition<'a>(
+        &'a self,
+        batch: PartitionBatch<'a>,
+        context: &'a Arc<InvocationContext>,
+        config: &'a Config,
+        registry: Option<&'a SchemaRegistry>,
+        cutoff: Instant,
+        state: &'a S,
+    ) -> impl Future<Output = PartitionReport> {
+        run_partition(batch, context, config, registry, cutoff, self, state)
+    }
 }
-per_record!(Stateless, Stateful);
 
 macro_rules! bulk {
     ($($wrapper:ident),*) => {$(
