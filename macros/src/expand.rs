@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::ItemFn;
 
-use crate::options::{Failure, Options, Response};
+use crate::options::{Failure, Options, Response, Workers};
 use crate::signature::{self, Handler, RecordType};
 
 pub(crate) fn msk_handler(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -77,6 +77,16 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
             quote!(concurrency: ::core::option::Option::Some(const { #private::concurrency(#n) })),
         );
     }
+    if let Some(workers) = &options.workers {
+        let value = match workers {
+            Workers::Count(n) => {
+                let n = syn::LitInt::new(n.base10_digits(), n.span());
+                quote!(const { #private::workers(#n) })
+            }
+            Workers::Auto(lit) => quote_spanned!(lit.span()=> #private::Workers::Auto),
+        };
+        fields.push(quote!(workers: ::core::option::Option::Some(#value)));
+    }
     if let Some((lit, policy)) = &options.failure {
         let variant = match policy {
             Failure::StopPartition => quote_spanned!(lit.span()=> StopPartition),
@@ -103,13 +113,22 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         fields.push(quote!(schema_registry: ::core::option::Option::Some(#uri)));
     }
     // `..Default::default()` for the options not given (clippy flags it when all are).
-    let rest = (fields.len() < 5).then(|| quote!(..::core::default::Default::default()));
+    let rest = (fields.len() < 6).then(|| quote!(..::core::default::Default::default()));
     let settings = quote!(#private::Options { #(#fields,)* #rest });
     let state = options.state.as_ref().filter(|_| handler.state.is_some());
     let init = state.map(|init| quote!(#init,));
     // The init function's type in the turbofish, spanned on `state = init`: a wrong init
     // function is reported there.
     let init_type = state.map(|init| quote_spanned!(init.span()=> _,));
+    // A handler with state runs on several threads only when it asks to (`workers`): then its
+    // state must be `Sync`, checked on the state type the handler names.
+    // Spanned on the state type when it must be `Sync`: a state that is not is reported there,
+    // once, by the bound of the function this names.
+    let threads = match (&handler.state, &options.workers) {
+        (Some(_), None) => quote!(#private::OneThread,),
+        (Some(ty), Some(_)) => quote_spanned!(ty.span()=> __msk_lambda_private::Shared,),
+        (None, _) => quote!(#private::Shared,),
+    };
 
     let body = match &handler.record {
         // `Record<V, K>` as written: each type is checked on its own (whole) tokens, so a
@@ -124,7 +143,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
             let key = key.as_ref().map_or_else(|| quote!(_), |k| quote!(#k));
             let run = match state {
                 Some(_) => {
-                    quote_spanned!(output=> #private_at_output::run_record_with_state::<#value, #key, #init_type _, _, _>)
+                    quote_spanned!(output=> #private_at_output::run_record_with_state::<#value, #key, #threads #init_type _, _, _>)
                 }
                 None => {
                     quote_spanned!(output=> #private_at_output::run_record::<#value, #key, _, _>)
@@ -142,7 +161,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
             let check = quote_spanned!(ty.span()=> #private::assert_record::<#ty>(););
             let run = match state {
                 Some(_) => {
-                    quote_spanned!(output=> #private_at_output::run_with_state::<#ty, #init_type _, _, _>)
+                    quote_spanned!(output=> #private_at_output::run_with_state::<#ty, #threads #init_type _, _, _>)
                 }
                 None => quote_spanned!(output=> #private_at_output::run::<#ty, _, _>),
             };
@@ -153,7 +172,7 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         }
     };
 
-    let consumer = test_consumer(func, handler, &krate, init.as_ref(), &settings);
+    let consumer = test_consumer(func, handler, &krate, init.as_ref(), &threads, &settings);
     // `main` as resolved at the attribute: the user's own `main` when there is one next to the
     // handler, which the check then reports with what to write instead.
     let main = quote_spanned!(Span::call_site()=> main);
@@ -181,6 +200,7 @@ fn test_consumer(
     handler: &Handler,
     krate: &syn::Path,
     init: Option<&TokenStream>,
+    threads: &TokenStream,
     settings: &TokenStream,
 ) -> TokenStream {
     let name = &func.sig.ident;
@@ -198,7 +218,7 @@ fn test_consumer(
     let (state, build) = match (&handler.state, init) {
         (Some(state), Some(init)) => (
             quote!(#state),
-            quote!(__msk_lambda_private::consumer_with_state::<#value, #key, _, #state, _, _>(#init #name, #settings)),
+            quote!(__msk_lambda_private::consumer_with_state::<#value, #key, #threads _, #state, _, _>(#init #name, #settings)),
         ),
         _ => (
             quote!(()),

@@ -9,12 +9,13 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Path};
 
 /// Every key the attribute accepts, as listed in error messages.
-const KEYS: &str = "`concurrency`, `state`, `failure`, `response`, `deadline_margin_ms`, `schema_registry`, `crate`";
+const KEYS: &str = "`concurrency`, `workers`, `state`, `failure`, `response`, `deadline_margin_ms`, `schema_registry`, `crate`";
 
 /// The options as written: each key's value, not yet checked.
 #[derive(Default)]
 struct Raw {
     concurrency: Option<Expr>,
+    workers: Option<Expr>,
     state: Option<Expr>,
     failure: Option<Expr>,
     response: Option<Expr>,
@@ -28,6 +29,7 @@ struct Raw {
 pub(crate) struct Options {
     /// At least 1.
     pub concurrency: Option<LitInt>,
+    pub workers: Option<Workers>,
     pub state: Option<Path>,
     pub failure: Option<(LitStr, Failure)>,
     pub response: Option<(LitStr, Response)>,
@@ -35,6 +37,12 @@ pub(crate) struct Options {
     /// A Confluent URL or a Glue registry ARN.
     pub schema_registry: Option<LitStr>,
     pub krate: Option<Path>,
+}
+
+/// `workers = N` (at least 1) or `workers = "auto"`.
+pub(crate) enum Workers {
+    Count(LitInt),
+    Auto(LitStr),
 }
 
 #[derive(Clone, Copy)]
@@ -53,6 +61,7 @@ pub(crate) enum Response {
 fn example(name: &str) -> &'static str {
     match name {
         "concurrency" => "concurrency = 8",
+        "workers" => "workers = \"auto\"",
         "state" => "state = init",
         "failure" => "failure = \"continue\"",
         "response" => "response = \"whole_batch\"",
@@ -83,6 +92,7 @@ impl Options {
             let name = key.get_ident().map(ToString::to_string);
             let slot = match name.as_deref() {
                 Some("concurrency") => &mut raw.concurrency,
+                Some("workers") => &mut raw.workers,
                 Some("state") => &mut raw.state,
                 Some("failure") => &mut raw.failure,
                 Some("response") => &mut raw.response,
@@ -135,6 +145,7 @@ impl Raw {
         let mut errors = Vec::new();
         let options = Options {
             concurrency: checked(self.concurrency, &mut errors, |v| concurrency(&v)),
+            workers: checked(self.workers, &mut errors, |v| workers(&v)),
             state: checked(self.state, &mut errors, state),
             failure: checked(self.failure, &mut errors, |v| failure(&v)),
             response: checked(self.response, &mut errors, |v| response(&v)),
@@ -165,6 +176,24 @@ fn concurrency(value: &Expr) -> syn::Result<LitInt> {
             &lit,
             "`concurrency` is how many partitions run at once: a whole number from 1 up, e.g. `concurrency = 8`",
         )),
+    }
+}
+
+const WORKERS: &str = "`workers` is how many threads run partitions: a whole number from 1 up, or \"auto\" for one per CPU the process may use, e.g. `workers = \"auto\"` or `workers = 2`";
+
+fn workers(value: &Expr) -> syn::Result<Workers> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.value() == "auto" => {
+            Ok(Workers::Auto(lit.clone()))
+        }
+        Expr::Lit(ExprLit { lit: Lit::Int(_), .. }) => {
+            let lit = int(value, "workers", "usize")?;
+            match lit.base10_parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Workers::Count(lit)),
+                _ => Err(syn::Error::new_spanned(&lit, WORKERS)),
+            }
+        }
+        other => Err(syn::Error::new(other.span(), WORKERS)),
     }
 }
 

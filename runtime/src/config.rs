@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub failure_policy: FailurePolicy,
     pub response_mode: ResponseMode,
     pub deadline_margin: Duration,
+    /// Worker threads for partitions, resolved (1: the single-thread path).
+    pub workers: usize,
 }
 
 /// Partitions in flight at once by default.
@@ -51,6 +53,7 @@ impl Default for Config {
             failure_policy: FailurePolicy::default(),
             response_mode: ResponseMode::default(),
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            workers: 1,
         }
     }
 }

@@ -10,17 +10,19 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
+use crate::bulk::{Batch, BatchError, Bulk, BulkStateful};
 use crate::config::{Config, FailurePolicy, ResponseMode};
 use crate::context::InvocationContext;
 use crate::decode::Decode;
-use crate::engine::run_batch;
+use crate::engine::{can_run_parallel, run_batch, run_batch_parallel, ParallelRun};
 use crate::error::InvocationError;
 use crate::event::Envelope;
-use crate::handler::{Handler, Stateful, Stateless};
+use crate::handler::{Handles, Stateful, Stateless};
 use crate::metrics::{InvocationMetrics, Metrics};
 use crate::record::Record;
 use crate::report::{BatchReport, BatchResponse};
 use crate::schema::SchemaRegistry;
+use crate::workers::{Workers, WORKERS_ENV};
 use crate::Error;
 
 type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
@@ -52,7 +54,8 @@ type InitFn<S> = Box<dyn Fn() -> InitFuture<S> + Send + Sync>;
 ///
 /// Records of one partition run one after another in offset order; up to
 /// [`concurrency`](Consumer::concurrency) partitions run at once on one task (handlers need not
-/// be `Send`). Every record ends succeeded, failed, skipped after an earlier failure of its
+/// be `Send`), or on several threads with [`workers`](Consumer::workers). A bulk handler
+/// ([`Consumer::bulk`]) takes a partition's records at once. Every record ends succeeded, failed, skipped after an earlier failure of its
 /// partition, or not started because of the deadline; see [`BatchReport`].
 pub struct Consumer<H, S, V, K> {
     handler: H,
@@ -63,6 +66,11 @@ pub struct Consumer<H, S, V, K> {
     registry: RegistrySetting,
     /// The registry in use, resolved from `registry` on the first invocation.
     resolved_registry: tokio::sync::OnceCell<Option<SchemaRegistry>>,
+    /// The multi-thread engine for these types, when [`workers`](Consumer::workers) was
+    /// called (which checks that the handler and the state can be shared across threads).
+    parallel: Option<ParallelRun<H, S>>,
+    /// Set once the warning about workers without a multi-thread runtime has been logged.
+    warned_single_thread: std::sync::atomic::AtomicBool,
     _records: PhantomData<fn(Record<V, K>)>,
 }
 
@@ -107,6 +115,59 @@ impl<F, S, V, K> Consumer<Stateful<F>, S, V, K> {
     }
 }
 
+impl<F, V, K> Consumer<Bulk<F>, (), V, K> {
+    /// A consumer calling `handler` once per partition with the partition's decoded records
+    /// in offset order: `async fn(Batch<V, K>) -> Result<(), E>` with `E: Into<BatchError>`.
+    /// For sinks that write in bulk (one database insert, one S3 object per partition).
+    ///
+    /// `Ok(())` succeeds every record of the batch; `Err` fails all of them
+    /// ([`BatchError::all`], or `?` on any error) or those it names by offset
+    /// ([`BatchError::record`]). Records that fail to decode are reported failed and not
+    /// handed over; under the default [`FailurePolicy`] neither is anything after them, and
+    /// the records after the batch's first failed record are reported skipped, not succeeded
+    /// (Lambda delivers them again). A panic, or running past the deadline margin, fails every
+    /// record of the batch, exactly as it fails one record of a per-record handler.
+    ///
+    /// ```no_run
+    /// use msk_lambda::{Batch, BatchError, Consumer, Json};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Order {
+    ///     id: String,
+    /// }
+    ///
+    /// async fn handle(batch: Batch<Json<Order>>) -> Result<(), BatchError> {
+    ///     let ids: Vec<&str> = batch.iter().map(|r| r.value().id.as_str()).collect();
+    ///     println!("{} orders from {}", ids.len(), batch.topic_partition());
+    ///     Ok(())
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     Consumer::bulk(handle).main()
+    /// }
+    /// ```
+    pub fn bulk<E>(handler: F) -> Self
+    where
+        F: AsyncFn(Batch<V, K>) -> Result<(), E>,
+        E: Into<BatchError>,
+    {
+        Consumer::build(Bulk(handler), Box::new(|| Box::pin(async { Ok(()) })))
+    }
+}
+
+impl<F, S, V, K> Consumer<BulkStateful<F>, S, V, K> {
+    /// [`bulk`](Consumer::bulk) with shared state, as [`with_state`](Consumer::with_state):
+    /// `async fn(Batch<V, K>, &S) -> Result<(), E>`.
+    pub fn bulk_with_state<I, E>(init: I, handler: F) -> Self
+    where
+        I: StateInit<S> + Send + Sync + 'static,
+        F: AsyncFn(Batch<V, K>, &S) -> Result<(), E>,
+        E: Into<BatchError>,
+    {
+        Consumer::build(BulkStateful(handler), Box::new(move || init.init()))
+    }
+}
+
 /// An init function for shared state: `async fn() -> Result<S, E>` with `E: Into<Error>`.
 ///
 /// Implemented for every such function; a bound on it reports a wrong init function at the
@@ -147,6 +208,8 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
             metrics: Metrics::default(),
             registry: RegistrySetting::FromEnv,
             resolved_registry: tokio::sync::OnceCell::new(),
+            parallel: None,
+            warned_single_thread: std::sync::atomic::AtomicBool::new(false),
             _records: PhantomData,
         }
     }
@@ -161,6 +224,9 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
     ///
     /// let consumer = Consumer::new(handle).concurrency(NonZeroUsize::new(8).unwrap());
     /// ```
+    ///
+    /// With [`workers`](Consumer::workers), this is the total over all workers: each keeps
+    /// `concurrency / workers` partitions in flight, and at least one.
     pub fn concurrency(mut self, partitions: NonZeroUsize) -> Self {
         self.config.concurrency = partitions.get();
         self
@@ -226,7 +292,46 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
 
 impl<H, S, V, K> Consumer<H, S, V, K>
 where
-    H: Handler<V, K, S>,
+    H: Handles<V, K, S> + Sync,
+    S: Sync,
+    V: Decode,
+    K: Decode,
+{
+    /// Spreads partitions over this many threads (default: one, the calling thread: the
+    /// fastest for a 1-vCPU function). [`Workers::Auto`] is one per CPU the process may use;
+    /// Lambda gives functions more than one vCPU above about 1.8 GB of memory.
+    ///
+    /// Each partition is run by one worker from its first record to its last, in offset order,
+    /// exactly as with one worker; only different partitions run on different threads, so a
+    /// batch with one partition gains nothing. Worth it for CPU-bound handlers (parsing,
+    /// enrichment, compression, crypto); handlers that mostly wait on I/O are served as well by
+    /// [`concurrency`](Consumer::concurrency) on one thread.
+    ///
+    /// The handler and the state are shared by reference across the workers, so both must be
+    /// `Sync`; the handler's futures never move between threads and need not be `Send`. The
+    /// environment variable `MSK_LAMBDA_WORKERS` (a count or `auto`) overrides the count when
+    /// the function starts serving, once this has been called (even with 1).
+    /// [`main`](Consumer::main) then runs a multi-thread tokio runtime; when you run the
+    /// consumer yourself, do so on a multi-thread runtime (on a current-thread runtime the
+    /// workers fall back to one thread, with a warning).
+    ///
+    /// ```
+    /// # use msk_lambda::{Consumer, Record};
+    /// # async fn handle(_: Record<String>) -> Result<(), msk_lambda::Error> { Ok(()) }
+    /// use msk_lambda::Workers;
+    ///
+    /// let consumer = Consumer::new(handle).workers(Workers::Auto);
+    /// ```
+    pub fn workers(mut self, workers: impl Into<Workers>) -> Self {
+        self.parallel = Some(run_batch_parallel::<V, K, S, H>);
+        self.config.workers = workers.into().resolve().get();
+        self
+    }
+}
+
+impl<H, S, V, K> Consumer<H, S, V, K>
+where
+    H: Handles<V, K, S>,
     V: Decode,
     K: Decode,
 {
@@ -307,10 +412,40 @@ where
         }
         let registry = self.registry().await?;
         let context = Arc::new(context);
-        let partitions =
-            run_batch(envelope.partitions, &context, &self.config, registry, &self.handler, state)
+        let parallel = match self.parallel {
+            Some(parallel) if self.config.workers > 1 && envelope.partitions.len() > 1 => {
+                if can_run_parallel() {
+                    Some(parallel)
+                } else {
+                    self.warn_single_thread();
+                    None
+                }
+            }
+            _ => None,
+        };
+        let partitions = match parallel {
+            Some(parallel) => parallel(
+                envelope.partitions,
+                &context,
+                &self.config,
+                registry,
+                &self.handler,
+                state,
+                &span,
+            ),
+            None => {
+                run_batch(
+                    envelope.partitions,
+                    &context,
+                    &self.config,
+                    registry,
+                    &self.handler,
+                    state,
+                )
                 .instrument(span)
-                .await;
+                .await
+            }
+        };
         let report =
             BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms };
         let not_started = report.counts().not_started;
@@ -357,10 +492,51 @@ where
             .map_err(InvocationError::BatchFailed)
     }
 
-    /// The metrics settings after the `MSK_LAMBDA_METRICS*` environment variables (read once,
-    /// when the function starts serving).
-    pub(crate) fn apply_metrics_env(&mut self) {
+    /// The settings after the `MSK_LAMBDA_METRICS*` and `MSK_LAMBDA_WORKERS` environment
+    /// variables (read once, when the function starts serving).
+    pub(crate) fn apply_env(&mut self) {
         self.metrics = std::mem::take(&mut self.metrics).with_env_overrides();
+        let (workers, warning) = self.workers_after_env();
+        if let Some(warning) = warning {
+            tracing::warn!("{warning}");
+        }
+        self.config.workers = workers;
+    }
+
+    /// The number of workers after `MSK_LAMBDA_WORKERS`, and why the variable was not
+    /// followed, if it was not.
+    pub(crate) fn workers_after_env(&self) -> (usize, Option<String>) {
+        let current = self.config.workers;
+        match Workers::from_env() {
+            Ok(None) => (current, None),
+            Err(e) => (current, Some(format!("{e}: ignored, running {current} worker(s)"))),
+            Ok(Some(workers)) => {
+                let n = workers.resolve().get();
+                if n > 1 && self.parallel.is_none() {
+                    (current, Some(format!(
+                        "{WORKERS_ENV}={workers} is ignored: this consumer was not built with `workers` (`#[msk_handler(workers = ...)]` for a handler with state, or `Consumer::workers`), which checks that its handler and state can be shared across threads"
+                    )))
+                } else {
+                    (n, None)
+                }
+            }
+        }
+    }
+
+    /// Whether serving needs a multi-thread runtime (more than one worker, after the
+    /// environment).
+    pub(crate) fn wants_multi_thread(&self) -> bool {
+        self.parallel.is_some() && self.workers_after_env().0 > 1
+    }
+
+    fn warn_single_thread(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.warned_single_thread.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                workers = self.config.workers,
+                "the consumer has more than one worker but runs on a current-thread tokio runtime: partitions run on this one thread; use `Consumer::main`, or a multi-thread runtime"
+            );
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use crate::bulk::{Batch, BatchError, BatchErrorKind, BatchHandler, Bulk, BulkStateful};
 use crate::config::{Config, FailurePolicy};
 use crate::context::InvocationContext;
 use crate::decode::{Decode, Part};
@@ -36,14 +37,14 @@ pub(crate) async fn run_batch<V, K, S, H>(
 where
     V: Decode,
     K: Decode,
-    H: Handler<V, K, S>,
+    H: RunPartition<V, K, S>,
 {
     let cutoff = cutoff(context, config);
     let count = partitions.len();
     let mut reports: Vec<(usize, PartitionReport)> =
         futures_util::stream::iter(partitions.into_iter().enumerate())
             .map(|(i, batch)| async move {
-                let run = run_partition(batch, context, config, registry, cutoff, handler, state);
+                let run = handler.run_partition(batch, context, config, registry, cutoff, state);
                 (i, run.await)
             })
             .buffer_unordered(config.concurrency)
@@ -55,11 +56,161 @@ where
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
+/// [`run_batch_parallel`] for one consumer's types, named as a plain function pointer so that a
+/// consumer can hold it without `Sync` bounds on its own type parameters.
+pub(crate) type ParallelRun<H, S> = for<'e, 'a> fn(
+    Vec<PartitionBatch<'e>>,
+    &'a Arc<InvocationContext>,
+    &'a Config,
+    Option<&'a SchemaRegistry>,
+    &'a H,
+    &'a S,
+    &'a tracing::Span,
+) -> Vec<PartitionReport>;
+
+/// [`run_batch`] on `config.workers` threads (fewer when there are fewer partitions). Must be
+/// called on a multi-thread tokio runtime: it blocks the calling task (`block_in_place`).
+///
+/// Workers take the next partition from one shared queue whenever they have room, so a
+/// partition is run by one worker from its first record to its last, in offset order; each
+/// worker keeps up to `concurrency / workers` (at least one, and no more than its share of the
+/// partitions) in flight. Every
+/// worker, the calling thread included, drives its share with `Handle::block_on`: handler
+/// futures never move between threads (they need not be `Send`); the handler and the state
+/// are shared by reference (they must be `Sync`), and records are decoded on the worker that
+/// runs them. The runtime's own threads keep driving timers, I/O and spawned tasks meanwhile.
+pub(crate) fn run_batch_parallel<V, K, S, H>(
+    partitions: Vec<PartitionBatch<'_>>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    registry: Option<&SchemaRegistry>,
+    handler: &H,
+    state: &S,
+    span: &tracing::Span,
+) -> Vec<PartitionReport>
+where
+    V: Decode,
+    K: Decode,
+    H: RunPartition<V, K, S> + Sync,
+    S: Sync,
+{
+    let cutoff = cutoff(context, config);
+    let count = partitions.len();
+    let workers = config.workers.clamp(1, count.max(1));
+    // A worker claims partitions as it starts them: no more than its share of the batch, so
+    // that one worker never claims the partitions another could run at the same time.
+    let in_flight = (config.concurrency / workers).min(count.div_ceil(workers)).max(1);
+    let queue = std::sync::Mutex::new(partitions.into_iter().enumerate());
+    let done = std::sync::Mutex::new(Vec::with_capacity(count));
+    let runtime = tokio::runtime::Handle::current();
+    let work = || {
+        let next = std::iter::from_fn(|| {
+            queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next()
+        });
+        let share = futures_util::stream::iter(next)
+            .map(|(i, batch)| async move {
+                let run = handler.run_partition(batch, context, config, registry, cutoff, state);
+                (i, run.await)
+            })
+            .buffer_unordered(in_flight)
+            .collect::<Vec<_>>()
+            .instrument(span.clone());
+        let reports = runtime.block_on(share);
+        done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(reports);
+    };
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let work = &work;
+            for n in 1..workers {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("msk-lambda-worker-{n}"))
+                    .spawn_scoped(scope, work);
+                if let Err(e) = spawned {
+                    // The queue is shared: the threads that did start take the partitions.
+                    tracing::warn!(error = %e, "could not start a worker thread; running on fewer");
+                    break;
+                }
+            }
+            work();
+        });
+    });
+    let mut reports = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    debug_assert_eq!(reports.len(), count);
+    reports.sort_unstable_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Whether [`run_batch_parallel`] can run here: on a multi-thread tokio runtime.
+pub(crate) fn can_run_parallel() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// The instant after which no record may start: the deadline minus the margin.
 fn cutoff(context: &InvocationContext, config: &Config) -> Instant {
     let left = context.remaining_time().saturating_sub(config.deadline_margin);
     Instant::now() + left
 }
+
+/// How a handler runs one partition: a record at a time, or all at once. Implemented for the
+/// per-record [`Handler`]s and the [`BatchHandler`]s; reached through the public, sealed
+/// [`Handles`](crate::Handles). It cannot be named outside this crate (a public trait of a
+/// private module, as for sealing), so the crate-private types of its method never leak.
+#[allow(private_interfaces)]
+pub trait RunPartition<V, K, S> {
+    /// Runs the partition's records and reports every one's outcome.
+    fn run_partition<'a>(
+        &'a self,
+        batch: PartitionBatch<'a>,
+        context: &'a Arc<InvocationContext>,
+        config: &'a Config,
+        registry: Option<&'a SchemaRegistry>,
+        cutoff: Instant,
+        state: &'a S,
+    ) -> impl Future<Output = PartitionReport>;
+}
+
+/// Every per-record handler (so that code generic over `H: Handler` can still use consumers).
+#[allow(private_interfaces)]
+impl<H, V: Decode, K: Decode, S> RunPartition<V, K, S> for H
+where
+    H: Handler<V, K, S>,
+{
+    fn run_partition<'a>(
+        &'a self,
+        batch: PartitionBatch<'a>,
+        context: &'a Arc<InvocationContext>,
+        config: &'a Config,
+        registry: Option<&'a SchemaRegistry>,
+        cutoff: Instant,
+        state: &'a S,
+    ) -> impl Future<Output = PartitionReport> {
+        run_partition(batch, context, config, registry, cutoff, self, state)
+    }
+}
+
+macro_rules! bulk {
+    ($($wrapper:ident),*) => {$(
+        #[allow(private_interfaces)]
+        impl<F, V: Decode, K: Decode, S> RunPartition<V, K, S> for $wrapper<F>
+        where
+            $wrapper<F>: BatchHandler<V, K, S>,
+        {
+            fn run_partition<'a>(
+                &'a self,
+                batch: PartitionBatch<'a>,
+                context: &'a Arc<InvocationContext>,
+                config: &'a Config,
+                registry: Option<&'a SchemaRegistry>,
+                cutoff: Instant,
+                state: &'a S,
+            ) -> impl Future<Output = PartitionReport> {
+                run_bulk_partition(batch, context, config, registry, cutoff, self, state)
+            }
+        }
+    )*};
+}
+bulk!(Bulk, BulkStateful);
 
 async fn run_partition<V, K, S, H>(
     batch: PartitionBatch<'_>,
@@ -145,6 +296,211 @@ where
         outcomes.push((offset, outcome));
     }
     PartitionReport { key: key.to_owned(), outcomes }
+}
+
+/// A bulk handler's partition: decode every record (until the first failure, under the default
+/// policy), hand the decoded ones over at once, and give each record its outcome from the
+/// handler's answer. Outcomes then follow the per-record rules: under the default policy
+/// everything after the partition's first failure is skipped, and everything after a timeout
+/// is not started.
+async fn run_bulk_partition<V, K, S, H>(
+    batch: PartitionBatch<'_>,
+    context: &Arc<InvocationContext>,
+    config: &Config,
+    registry: Option<&SchemaRegistry>,
+    cutoff: Instant,
+    handler: &H,
+    state: &S,
+) -> PartitionReport
+where
+    V: Decode,
+    K: Decode,
+    H: BatchHandler<V, K, S>,
+{
+    let mut shared = PartitionShared::new(&batch, context);
+    let partition = Arc::clone(&shared.record);
+    let key = &*partition.topic_partition;
+    // `None`: handed over, its outcome comes from the handler.
+    let mut outcomes: Vec<(i64, Option<Outcome>)> = Vec::with_capacity(batch.records.len());
+    let mut handed = Vec::with_capacity(batch.records.len());
+    let mut stop = false;
+    let mut records = batch.records;
+    for raw in &mut records {
+        let offset = raw.offset;
+        if stop {
+            outcomes.push((offset, Some(Outcome::Skipped)));
+            continue;
+        }
+        if Instant::now() >= cutoff {
+            outcomes.push((offset, Some(Outcome::NotStarted)));
+            stop = true;
+            continue;
+        }
+        let decoded = match registry {
+            None => decode::<V, K>(raw, &mut shared),
+            Some(registry) => {
+                decode_with_registry::<V, K>(raw, &mut shared, registry, cutoff).await
+            }
+        };
+        match decoded {
+            Ok(record) => {
+                handed.push(record);
+                outcomes.push((offset, None));
+            }
+            Err(failure) => {
+                stop = failure.kind == FailureKind::Timeout
+                    || config.failure_policy == FailurePolicy::StopPartition;
+                outcomes.push((offset, Some(Outcome::Failed(failure))));
+            }
+        }
+    }
+    let answer = if handed.is_empty() {
+        Answer::Each(Vec::new())
+    } else if Instant::now() >= cutoff {
+        drop(handed);
+        Answer::All(Outcome::NotStarted)
+    } else {
+        let batch = Batch { topic_partition: key.to_owned(), records: handed };
+        let span = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| tracing::debug_span!("batch", topic_partition = key, records = batch.len()));
+        let mut stopped = None;
+        let created = catch_unwind(AssertUnwindSafe(|| handler.call(batch, state)))
+            .map_err(|panic| stopped = Some(Stopped::Panicked(panic)))
+            .ok();
+        let call = std::pin::pin!(created);
+        let run = run_bulk_call(call, stopped, cutoff, config);
+        match span {
+            Some(span) => run.instrument(span).await,
+            None => run.await,
+        }
+    };
+    // Each record's outcome in offset order, then the per-record rules over them.
+    let mut failed = match &answer {
+        Answer::Each(failed) => failed.iter().map(|(o, f)| (*o, Some(f))).collect(),
+        Answer::All(_) => Vec::new(),
+    };
+    failed.sort_by_key(|(offset, _)| *offset);
+    let handed: Vec<i64> =
+        outcomes.iter().filter(|(_, o)| o.is_none()).map(|(offset, _)| *offset).collect();
+    let mut rest: Option<Outcome> = None;
+    let mut report = Vec::with_capacity(outcomes.len());
+    for (offset, outcome) in outcomes {
+        let outcome = match (&rest, outcome) {
+            (Some(rest), _) => rest.clone(),
+            (None, Some(outcome)) => outcome,
+            (None, None) => match &answer {
+                Answer::All(outcome) => outcome.clone(),
+                Answer::Each(_) => match failed.binary_search_by_key(&offset, |(o, _)| *o) {
+                    Ok(i) => Outcome::Failed(failed[i].1.take().cloned().unwrap_or_else(|| {
+                        Failure::new(FailureKind::Handler, "the bulk handler failed this record")
+                    })),
+                    Err(_) => Outcome::Succeeded,
+                },
+            },
+        };
+        match &outcome {
+            Outcome::Failed(failure) => {
+                tracing::warn!(
+                    topic_partition = key,
+                    offset,
+                    kind = failure.kind.as_str(),
+                    reason = %failure.message,
+                    "record failed"
+                );
+                if failure.kind == FailureKind::Timeout {
+                    rest = Some(Outcome::NotStarted);
+                } else if config.failure_policy == FailurePolicy::StopPartition {
+                    rest.get_or_insert(Outcome::Skipped);
+                }
+            }
+            Outcome::NotStarted => rest = Some(Outcome::NotStarted),
+            _ => {}
+        }
+        report.push((offset, outcome));
+    }
+    // Offsets the handler named that it was not handed: nothing to fail, but worth knowing.
+    for (offset, _) in &failed {
+        if handed.binary_search(offset).is_err() {
+            tracing::warn!(
+                topic_partition = key,
+                offset,
+                "the bulk handler failed an offset that was not in its batch: ignored"
+            );
+        }
+    }
+    PartitionReport { key: key.to_owned(), outcomes: report }
+}
+
+/// What a bulk handler's call made of the records it was handed.
+enum Answer {
+    /// Every handed record ends this way.
+    All(Outcome),
+    /// These records (by offset) failed; the other handed records succeeded.
+    Each(Vec<(i64, Failure)>),
+}
+
+/// [`run_one`] for a bulk handler's call: errors, panics and running past the cutoff fail
+/// every record it was handed; its error can also name the records that failed.
+async fn run_bulk_call<F>(
+    mut call: Pin<&mut Option<F>>,
+    mut stopped: Option<Stopped>,
+    cutoff: Instant,
+    config: &Config,
+) -> Answer
+where
+    F: Future<Output = Result<(), BatchError>>,
+{
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let result = std::future::poll_fn(|cx| {
+        let Some(running) = call.as_mut().as_pin_mut() else { return Poll::Ready(None) };
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+            Ok(Poll::Ready(result)) => return Poll::Ready(Some(result)),
+            Ok(Poll::Pending) => {}
+            Err(panic) => {
+                stopped = Some(Stopped::Panicked(panic));
+                return Poll::Ready(None);
+            }
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(cutoff)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                stopped = Some(Stopped::TimedOut);
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    let failed = |e: &crate::Error| Failure::new(FailureKind::Handler, crate::error::chain(&**e));
+    let answer = catch_unwind(AssertUnwindSafe(|| match (result, stopped) {
+        (Some(Ok(())), _) => Answer::Each(Vec::new()),
+        (Some(Err(e)), _) => match e.kind {
+            BatchErrorKind::All(e) => Answer::All(Outcome::Failed(failed(&e))),
+            BatchErrorKind::Records(records) => {
+                Answer::Each(records.iter().map(|(offset, e)| (*offset, failed(e))).collect())
+            }
+        },
+        (None, Some(Stopped::TimedOut)) => Answer::All(Outcome::Failed(Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "the bulk handler was still running {} ms before the invocation deadline (the deadline margin) and was cancelled",
+                config.deadline_margin.as_millis()
+            ),
+        ))),
+        (None, Some(Stopped::Panicked(panic))) => {
+            Answer::All(panicked("the bulk handler panicked", &*panic))
+        }
+        (None, None) => unreachable!("a handler call stops with a result or a reason"),
+    }))
+    .unwrap_or_else(|panic| {
+        Answer::All(panicked("the bulk handler's error panicked while being converted or formatted", &*panic))
+    });
+    match catch_unwind(AssertUnwindSafe(|| call.set(None))) {
+        Err(panic) if matches!(answer, Answer::Each(_)) => {
+            Answer::All(panicked("the bulk handler's future panicked when it was dropped", &*panic))
+        }
+        _ => answer,
+    }
 }
 
 /// Decodes a record whose key or value type may need writer schemas from the registry: asks

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::consumer::Consumer;
 use crate::decode::Decode;
-use crate::handler::Handler;
+use crate::handler::Handles;
 use crate::Error;
 
 /// Under Lambda (or an emulator of its Runtime API) `AWS_LAMBDA_RUNTIME_API` is set.
@@ -24,7 +24,7 @@ pub(crate) fn event_path() -> Option<std::ffi::OsString> {
 
 impl<H, S, V, K> Consumer<H, S, V, K>
 where
-    H: Handler<V, K, S> + 'static,
+    H: Handles<V, K, S> + 'static,
     S: 'static,
     V: Decode + 'static,
     K: Decode + 'static,
@@ -45,10 +45,20 @@ where
         }
     }
 
-    /// Builds a current-thread tokio runtime, runs [`run`](Consumer::run) on it and turns the
-    /// result into the process exit code (printing the error, if any, to stderr).
+    /// Builds a tokio runtime, runs [`run`](Consumer::run) on it and turns the result into the
+    /// process exit code (printing the error, if any, to stderr).
+    ///
+    /// The runtime is current-thread, unless the consumer has more than one
+    /// [`worker`](Consumer::workers) (after `MSK_LAMBDA_WORKERS`): then it is multi-thread,
+    /// with one thread of its own for timers, I/O and spawned tasks besides the workers.
     pub fn main(self) -> ExitCode {
-        block_on_main(self.run())
+        if self.wants_multi_thread() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(1).enable_all();
+            block_on_main_with(builder, self.run())
+        } else {
+            block_on_main(self.run())
+        }
     }
 }
 
@@ -57,7 +67,17 @@ where
 pub(crate) fn block_on_main(
     main: impl std::future::Future<Output = Result<(), Error>>,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    block_on_main_with(builder, main)
+}
+
+/// [`block_on_main`] on the runtime `builder` builds.
+fn block_on_main_with(
+    mut builder: tokio::runtime::Builder,
+    main: impl std::future::Future<Output = Result<(), Error>>,
+) -> ExitCode {
+    let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("msk_lambda: cannot start the tokio runtime: {e}");

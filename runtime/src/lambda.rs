@@ -19,7 +19,7 @@ use crate::consumer::Consumer;
 use crate::context::InvocationContext;
 use crate::decode::Decode;
 use crate::error::InvocationError;
-use crate::handler::Handler;
+use crate::handler::Handles;
 use crate::Error;
 
 /// Raw event bodies of invocations in flight, by request id.
@@ -35,7 +35,7 @@ const REQUIRED_ENV: [&str; 4] = [
 
 impl<H, S, V, K> Consumer<H, S, V, K>
 where
-    H: Handler<V, K, S> + 'static,
+    H: Handles<V, K, S> + 'static,
     S: 'static,
     V: Decode + 'static,
     K: Decode + 'static,
@@ -73,7 +73,7 @@ where
     > {
         check_lambda_env()?;
         crate::logging::init(false);
-        self.apply_metrics_env();
+        self.apply_env();
         // One-time setup, before the first invocation is fetched (Lambda's INIT phase).
         self.state().await?;
         let consumer = Arc::new(self);

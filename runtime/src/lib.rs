@@ -32,6 +32,7 @@
 #[cfg(feature = "avro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avro")))]
 pub mod avro;
+mod bulk;
 mod config;
 mod consumer;
 mod context;
@@ -62,7 +63,9 @@ mod report;
 pub mod schema;
 pub mod testing;
 mod unwind;
+mod workers;
 
+pub use bulk::{Batch, BatchError, BatchHandler, Bulk, BulkStateful};
 /// The `bytes` crate, whose [`Bytes`](bytes::Bytes) raw keys, values and [`Decode`] inputs are.
 pub use bytes;
 pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN};
@@ -71,7 +74,7 @@ pub use context::{EventSource, InvocationContext};
 pub use decode::{Decode, DecodeContext, DecodeError, Part};
 pub use error::{Error, InvocationError};
 pub use event::EventError;
-pub use handler::{Handler, Stateful, Stateless};
+pub use handler::{Handler, Handles, Stateful, Stateless};
 pub use headers::{HeaderError, Headers};
 pub use json::Json;
 pub use metrics::Metrics;
@@ -80,6 +83,7 @@ pub use report::{
     BatchFailed, BatchItemFailure, BatchReport, BatchResponse, Counts, Failure, FailureKind,
     ItemIdentifier, Outcome, PartitionReport,
 };
+pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 
 /// Makes an `async fn` that handles one Kafka record the Lambda function's `main`.
 ///
@@ -175,6 +179,7 @@ pub use report::{
 /// | option | builder call | default |
 /// |---|---|---|
 /// | `concurrency = 8` (a number from 1 up, unsuffixed or `usize`) | [`Consumer::concurrency`] | 16 partitions at once |
+/// | `workers = 2` or `workers = "auto"` | [`Consumer::workers`] (`MSK_LAMBDA_WORKERS` overrides it) | 1 thread |
 /// | `state = init` | [`Consumer::with_state`] | no state |
 /// | `failure = "continue"` | [`Consumer::failure_policy`] | `"stop_partition"` |
 /// | `response = "whole_batch"` | [`Consumer::response_mode`] | `"partial_batch"` |

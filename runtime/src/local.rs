@@ -8,7 +8,7 @@ use crate::consumer::Consumer;
 use crate::context::InvocationContext;
 use crate::decode::Decode;
 use crate::error::InvocationError;
-use crate::handler::Handler;
+use crate::handler::Handles;
 use crate::report::BatchReport;
 use crate::Error;
 
@@ -60,11 +60,11 @@ pub(crate) async fn run<H, S, V, K>(
     path: Option<OsString>,
 ) -> Result<(), Error>
 where
-    H: Handler<V, K, S>,
+    H: Handles<V, K, S>,
     V: Decode,
     K: Decode,
 {
-    consumer.apply_metrics_env();
+    consumer.apply_env();
     let event = read_event(path, "a Kafka event")?;
     let started = Instant::now();
     // Metrics go to stderr: stdout carries only the response.

@@ -8,13 +8,14 @@ pub use crate::config::{FailurePolicy, ResponseMode};
 pub use crate::consumer::Consumer;
 pub use crate::decode::Decode;
 pub use crate::record::Record;
+pub use crate::workers::Workers;
 pub use core::num::NonZeroUsize;
 pub use core::time::Duration;
 
 use std::process::ExitCode;
 
 use crate::consumer::StateInit;
-use crate::handler::{Stateful, Stateless};
+use crate::handler::{Handles, Stateful, Stateless};
 use crate::Error;
 
 /// Checks (spanned on the user's whole type) that a key or value type decodes. For msk-lambda's
@@ -61,10 +62,19 @@ pub struct Options {
     pub deadline_margin: Option<Duration>,
     /// `schema_registry = "..."`: [`Consumer::schema_registry_uri`].
     pub schema_registry: Option<&'static str>,
+    /// `workers = N | "auto"`: [`Consumer::workers`], applied by the [`Threads`] mode.
+    pub workers: Option<Workers>,
 }
 
 impl Options {
-    fn apply<H, S, V, K>(self, mut consumer: Consumer<H, S, V, K>) -> Consumer<H, S, V, K> {
+    fn apply<H, S, V, K, T>(self, mut consumer: Consumer<H, S, V, K>) -> Consumer<H, S, V, K>
+    where
+        H: Handles<V, K, S> + Sync,
+        V: Decode,
+        K: Decode,
+        T: Threads<S>,
+    {
+        consumer = T::apply(consumer, self.workers);
         if let Some(partitions) = self.concurrency {
             consumer = consumer.concurrency(partitions);
         }
@@ -92,6 +102,66 @@ pub const fn concurrency(partitions: usize) -> NonZeroUsize {
     }
 }
 
+/// The `workers = N` option, checked non-zero by the macro; evaluated in `const { }`.
+pub const fn workers(count: usize) -> Workers {
+    match NonZeroUsize::new(count) {
+        Some(count) => Workers::Count(count),
+        None => panic!("msk_lambda: `workers` is at least 1"),
+    }
+}
+
+/// Whether a generated consumer may run on several threads: [`Shared`] (stateless handlers,
+/// and stateful ones with a `workers` option) or [`OneThread`].
+#[diagnostic::on_unimplemented(
+    message = "the handler's state `{S}` cannot be shared by worker threads",
+    label = "`{S}` is not `Sync`",
+    note = "with `workers = ...`, partitions run on several threads and every handler call borrows the same state: it must be `Sync` (use `Mutex`/`RwLock`/atomics instead of `RefCell`/`Cell`, `Arc` instead of `Rc`), or remove `workers` to run on one thread"
+)]
+pub trait Threads<S> {
+    /// Applies the option (and with it `MSK_LAMBDA_WORKERS`) to the consumer, or not.
+    fn apply<H, V, K>(
+        consumer: Consumer<H, S, V, K>,
+        workers: Option<Workers>,
+    ) -> Consumer<H, S, V, K>
+    where
+        H: Handles<V, K, S> + Sync,
+        V: Decode,
+        K: Decode;
+}
+
+/// Runs on one thread whatever `MSK_LAMBDA_WORKERS` says (a stateful handler without the
+/// `workers` option: its state need not be `Sync`).
+pub struct OneThread;
+
+/// May run on several threads: `workers` and `MSK_LAMBDA_WORKERS` are followed.
+pub struct Shared;
+
+impl<S> Threads<S> for OneThread {
+    fn apply<H, V, K>(consumer: Consumer<H, S, V, K>, _: Option<Workers>) -> Consumer<H, S, V, K>
+    where
+        H: Handles<V, K, S> + Sync,
+        V: Decode,
+        K: Decode,
+    {
+        consumer
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<S: Sync> Threads<S> for Shared {
+    fn apply<H, V, K>(
+        consumer: Consumer<H, S, V, K>,
+        workers: Option<Workers>,
+    ) -> Consumer<H, S, V, K>
+    where
+        H: Handles<V, K, S> + Sync,
+        V: Decode,
+        K: Decode,
+    {
+        consumer.workers(workers.unwrap_or_default())
+    }
+}
+
 /// The generated `main` of a handler taking `Record<V, K>` as written:
 /// `Consumer::new(handler)` with the options, then [`Consumer::main`].
 ///
@@ -102,47 +172,55 @@ pub fn run_record<V, K, F, E>(handler: F, options: Options) -> ExitCode
 where
     V: Decode + 'static,
     K: Decode + 'static,
-    F: AsyncFn(Record<V, K>) -> Result<(), E> + 'static,
+    F: AsyncFn(Record<V, K>) -> Result<(), E> + Sync + 'static,
     E: Into<Error>,
 {
     consumer(handler, options).main()
 }
 
-/// [`run_record`] with shared state: `Consumer::with_state(init, handler)`.
-pub fn run_record_with_state<V, K, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
+/// [`run_record`] with shared state: `Consumer::with_state(init, handler)`; `T` is
+/// [`Shared`] when the attribute has `workers`, [`OneThread`] otherwise.
+pub fn run_record_with_state<V, K, T, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
 where
     V: Decode + 'static,
     K: Decode + 'static,
+    T: Threads<S>,
     I: StateInit<S> + Send + Sync + 'static,
     S: 'static,
-    F: AsyncFn(Record<V, K>, &S) -> Result<(), E> + 'static,
+    F: AsyncFn(Record<V, K>, &S) -> Result<(), E> + Sync + 'static,
     E: Into<Error>,
 {
-    consumer_with_state(init, handler, options).main()
+    consumer_with_state::<V, K, T, I, S, F, E>(init, handler, options).main()
 }
 
 /// The consumer of a handler taking `Record<V, K>`, with the options: what `main` runs, for the
-/// generated `<handler>_consumer()` of test builds.
+/// generated `<handler>_consumer()` of test builds. Stateless handlers may always run on
+/// several workers (`workers`, `MSK_LAMBDA_WORKERS`).
 pub fn consumer<V, K, F, E>(handler: F, options: Options) -> Consumer<Stateless<F>, (), V, K>
 where
-    F: AsyncFn(Record<V, K>) -> Result<(), E>,
+    V: Decode,
+    K: Decode,
+    F: AsyncFn(Record<V, K>) -> Result<(), E> + Sync,
     E: Into<Error>,
 {
-    options.apply(Consumer::new(handler))
+    options.apply::<_, _, _, _, Shared>(Consumer::new(handler))
 }
 
 /// [`consumer`] with shared state.
-pub fn consumer_with_state<V, K, I, S, F, E>(
+pub fn consumer_with_state<V, K, T, I, S, F, E>(
     init: I,
     handler: F,
     options: Options,
 ) -> Consumer<Stateful<F>, S, V, K>
 where
+    V: Decode,
+    K: Decode,
+    T: Threads<S>,
     I: StateInit<S> + Send + Sync + 'static,
-    F: AsyncFn(Record<V, K>, &S) -> Result<(), E>,
+    F: AsyncFn(Record<V, K>, &S) -> Result<(), E> + Sync,
     E: Into<Error>,
 {
-    options.apply(Consumer::with_state(init, handler))
+    options.apply::<_, _, _, _, T>(Consumer::with_state(init, handler))
 }
 
 /// A handler's first parameter: `Record<V, K>` with decodable `V` and `K`, however it is
@@ -164,15 +242,16 @@ pub trait IsRecord: Sized {
     /// [`run`] for this record type.
     fn run<F, E>(handler: F, options: Options) -> ExitCode
     where
-        F: AsyncFn(Self) -> Result<(), E> + 'static,
+        F: AsyncFn(Self) -> Result<(), E> + Sync + 'static,
         E: Into<Error>;
 
     /// [`run_with_state`] for this record type.
-    fn run_with_state<I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
+    fn run_with_state<T, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
     where
+        T: Threads<S>,
         I: StateInit<S> + Send + Sync + 'static,
         S: 'static,
-        F: AsyncFn(Self, &S) -> Result<(), E> + 'static,
+        F: AsyncFn(Self, &S) -> Result<(), E> + Sync + 'static,
         E: Into<Error>;
 }
 
@@ -182,20 +261,21 @@ impl<V: Decode + 'static, K: Decode + 'static> IsRecord for Record<V, K> {
 
     fn run<F, E>(handler: F, options: Options) -> ExitCode
     where
-        F: AsyncFn(Self) -> Result<(), E> + 'static,
+        F: AsyncFn(Self) -> Result<(), E> + Sync + 'static,
         E: Into<Error>,
     {
         run_record(handler, options)
     }
 
-    fn run_with_state<I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
+    fn run_with_state<T, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
     where
+        T: Threads<S>,
         I: StateInit<S> + Send + Sync + 'static,
         S: 'static,
-        F: AsyncFn(Self, &S) -> Result<(), E> + 'static,
+        F: AsyncFn(Self, &S) -> Result<(), E> + Sync + 'static,
         E: Into<Error>,
     {
-        run_record_with_state(init, handler, options)
+        run_record_with_state::<V, K, T, I, S, F, E>(init, handler, options)
     }
 }
 
@@ -206,19 +286,20 @@ pub const fn assert_record<T: IsRecord>() {}
 /// macro names `R` with the user's tokens, just after checking it with [`assert_record`].
 pub fn run<R: IsRecord, F, E>(handler: F, options: Options) -> ExitCode
 where
-    F: AsyncFn(R) -> Result<(), E> + 'static,
+    F: AsyncFn(R) -> Result<(), E> + Sync + 'static,
     E: Into<Error>,
 {
     R::run(handler, options)
 }
 
 /// [`run`] with shared state.
-pub fn run_with_state<R: IsRecord, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
+pub fn run_with_state<R: IsRecord, T, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
 where
+    T: Threads<S>,
     I: StateInit<S> + Send + Sync + 'static,
     S: 'static,
-    F: AsyncFn(R, &S) -> Result<(), E> + 'static,
+    F: AsyncFn(R, &S) -> Result<(), E> + Sync + 'static,
     E: Into<Error>,
 {
-    R::run_with_state(init, handler, options)
+    R::run_with_state::<T, I, S, F, E>(init, handler, options)
 }

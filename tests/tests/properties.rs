@@ -1,17 +1,20 @@
 //! Nothing is lost, whatever arrives: property tests over generated batches.
 //!
-//! Random topics (dashes, dots), partitions and offsets; random handler outcomes per record (ok,
-//! error, panic, slow); undecodable values, tombstones, bad keys and headers; random deadlines,
-//! margins, concurrency, failure policies and response modes. Time is tokio's paused clock, so
-//! slow handlers and deadlines cost no real time.
+//! Both handler shapes: per record, and bulk (a partition's records at once, failing the ones
+//! the scripts say by offset, or all of them). Random topics (dashes, dots), partitions and
+//! offsets; random handler outcomes per record (ok, error, panic, slow); undecodable values, tombstones, bad keys and headers; random deadlines,
+//! margins, concurrency, workers, failure policies and response modes. With one worker, time is
+//! tokio's paused clock, so slow handlers and deadlines cost no real time; with several workers
+//! (a multi-thread runtime, whose clock cannot be paused) the times are real, scaled down.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use msk_lambda::{
-    Consumer, FailureKind, FailurePolicy, InvocationContext, Json, Outcome, Record, ResponseMode,
+    Batch, BatchError, BatchReport, BatchResponse, Consumer, FailureKind, FailurePolicy, Handles,
+    InvocationContext, InvocationError, Json, Outcome, Record, ResponseMode, Workers,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -97,6 +100,11 @@ struct Case {
     policy: FailurePolicy,
     mode: ResponseMode,
     concurrency: usize,
+    /// Worker threads; above 1, a multi-thread runtime and real time.
+    workers: usize,
+    /// `None`: a per-record handler. `Some(all)`: a bulk handler, failing every record when
+    /// one fails (`all`) or only the failed ones, by offset.
+    bulk: Option<bool>,
     /// Milliseconds until the deadline; `None`: the 15-minute local default.
     deadline_ms: Option<u64>,
     margin_ms: u64,
@@ -108,16 +116,36 @@ fn case() -> impl Strategy<Value = Case> {
         prop_oneof![Just(FailurePolicy::StopPartition), Just(FailurePolicy::Continue)],
         prop_oneof![Just(ResponseMode::PartialBatch), Just(ResponseMode::WholeBatch)],
         1usize..5,
+        (prop_oneof![3 => Just(1usize), 1 => 2usize..5], proptest::option::of(any::<bool>())),
         proptest::option::of(0u64..3000),
         0u64..1000,
     )
-        .prop_map(|(mut partitions, policy, mode, concurrency, deadline_ms, margin_ms)| {
-            let mut seen = HashSet::new();
-            partitions.retain(|p| seen.insert(p.key()));
-            // serde_json's map writes keys sorted; the event (and so the report) follows.
-            partitions.sort_by_key(Partition::key);
-            Case { partitions, policy, mode, concurrency, deadline_ms, margin_ms }
-        })
+        .prop_map(
+            |(
+                mut partitions,
+                policy,
+                mode,
+                concurrency,
+                (workers, bulk),
+                deadline_ms,
+                margin_ms,
+            )| {
+                let mut seen = HashSet::new();
+                partitions.retain(|p| seen.insert(p.key()));
+                // serde_json's map writes keys sorted; the event (and so the report) follows.
+                partitions.sort_by_key(Partition::key);
+                Case {
+                    partitions,
+                    policy,
+                    mode,
+                    concurrency,
+                    workers,
+                    bulk,
+                    deadline_ms,
+                    margin_ms,
+                }
+            },
+        )
 }
 
 const SECRET: &str = "SECRET-4111111111111111";
@@ -196,34 +224,86 @@ struct Payload {
     secret: String,
 }
 
-/// Which handler calls started, and how many partitions were in a handler at once.
+/// Which handler calls started, on which thread, and how many partitions were in a handler at
+/// once (in all and on one thread).
 #[derive(Default)]
 struct Observed {
-    calls: Vec<(String, i64)>,
+    calls: Vec<(String, i64, std::thread::ThreadId)>,
+    /// Bulk handlers: the offsets of each batch handed over.
+    batches: Vec<(String, Vec<i64>)>,
     in_flight: HashMap<String, usize>,
     peak: usize,
 }
 
+fn lock(observed: &Mutex<Observed>) -> std::sync::MutexGuard<'_, Observed> {
+    // A scripted panic never happens while the lock is held; recover anyway.
+    observed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The case's settings on a consumer of either shape.
+fn configure<H>(
+    consumer: Consumer<H, (), Json<Payload>, String>,
+    case: &Case,
+    scale: impl Fn(u64) -> Duration,
+) -> Consumer<H, (), Json<Payload>, String>
+where
+    H: Handles<Json<Payload>, String, ()> + Sync,
+{
+    consumer
+        .concurrency(NonZeroUsize::new(case.concurrency).unwrap())
+        .failure_policy(case.policy)
+        .response_mode(case.mode)
+        .deadline_margin(scale(case.margin_ms))
+        .workers(Workers::Count(NonZeroUsize::new(case.workers).unwrap()))
+}
+
+/// `process`, then (after `between`) `invoke_with_context` on the same event: the report, what
+/// `between` returned, and Lambda's answer.
+async fn run<H, T>(
+    consumer: Consumer<H, (), Json<Payload>, String>,
+    event: &[u8],
+    context: &InvocationContext,
+    between: impl FnOnce() -> T,
+) -> (Result<BatchReport, InvocationError>, T, Result<BatchResponse, InvocationError>)
+where
+    H: Handles<Json<Payload>, String, ()>,
+{
+    let report = consumer.process(event, context.clone()).await;
+    let between = between();
+    (report, between, consumer.invoke_with_context(event, context.clone()).await)
+}
+
 fn check(case: Case) -> Result<(), TestCaseError> {
     let event = event_json(&case);
-    let observed = RefCell::new(Observed::default());
+    let real_time = case.workers > 1;
+    // Real time (several workers) is scaled down: sleeps of up to 28 ms, deadlines up to 120 ms.
+    let scale = |ms: u64| {
+        if real_time {
+            Duration::from_millis(ms / 25)
+        } else {
+            Duration::from_millis(ms)
+        }
+    };
+    let observed = Mutex::new(Observed::default());
+    // One handler call enters (its partition now in a handler) and leaves, even when the call
+    // is cancelled or panics.
+    struct Leave<'a>(&'a Mutex<Observed>, String);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            *lock(self.0).in_flight.get_mut(&self.1).unwrap() -= 1;
+        }
+    }
+    let enter = |key: &str, offsets: &[i64]| {
+        let mut o = lock(&observed);
+        let thread = std::thread::current().id();
+        o.calls.extend(offsets.iter().map(|offset| (key.to_owned(), *offset, thread)));
+        *o.in_flight.entry(key.to_owned()).or_default() += 1;
+        let active = o.in_flight.values().filter(|n| **n > 0).count();
+        o.peak = o.peak.max(active);
+        Leave(&observed, key.to_owned())
+    };
     let handler = async |r: Record<Json<Payload>, String>| -> Result<(), String> {
-        let key = r.topic_partition().to_owned();
-        {
-            let mut o = observed.borrow_mut();
-            o.calls.push((key.clone(), r.offset()));
-            *o.in_flight.entry(key.clone()).or_default() += 1;
-            let active = o.in_flight.values().filter(|n| **n > 0).count();
-            o.peak = o.peak.max(active);
-        }
-        // Decrements even when the call is cancelled or panics.
-        struct Leave<'a>(&'a RefCell<Observed>, String);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                *self.0.borrow_mut().in_flight.get_mut(&self.1).unwrap() -= 1;
-            }
-        }
-        let _leave = Leave(&observed, key);
+        let _leave = enter(r.topic_partition(), &[r.offset()]);
         tokio::task::yield_now().await;
         let script = r.value().script.as_str();
         match script {
@@ -232,30 +312,62 @@ fn check(case: Case) -> Result<(), TestCaseError> {
             "panic" => panic!("scripted panic"),
             s => {
                 let ms: u64 = s.strip_prefix("sleep:").unwrap().parse().unwrap();
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                tokio::time::sleep(scale(ms)).await;
                 Ok(())
             }
         }
     };
-    let consumer = Consumer::new(handler)
-        .concurrency(NonZeroUsize::new(case.concurrency).unwrap())
-        .failure_policy(case.policy)
-        .response_mode(case.mode)
-        .deadline_margin(Duration::from_millis(case.margin_ms));
+    // The same scripts, a partition at a time: records in order, the failed ones collected.
+    let fail_all = case.bulk == Some(true);
+    let bulk = async |batch: Batch<Json<Payload>, String>| -> Result<(), BatchError> {
+        let offsets: Vec<i64> = batch.iter().map(Record::offset).collect();
+        lock(&observed).batches.push((batch.topic_partition().to_owned(), offsets.clone()));
+        let _leave = enter(batch.topic_partition(), &offsets);
+        tokio::task::yield_now().await;
+        let mut failed = BatchError::none();
+        for r in &batch {
+            match r.value().script.as_str() {
+                "ok" => {}
+                "err" if fail_all => {
+                    return Err(BatchError::all(format!("scripted error at {}", r.offset())))
+                }
+                "err" => {
+                    failed = failed.record(r.offset(), format!("scripted error at {}", r.offset()))
+                }
+                "panic" => panic!("scripted panic"),
+                s => {
+                    let ms: u64 = s.strip_prefix("sleep:").unwrap().parse().unwrap();
+                    tokio::time::sleep(scale(ms)).await;
+                }
+            }
+        }
+        failed.into_result()
+    };
     let context = match case.deadline_ms {
-        Some(ms) => InvocationContext::with_deadline(SystemTime::now() + Duration::from_millis(ms)),
+        Some(ms) => InvocationContext::with_deadline(SystemTime::now() + scale(ms)),
         None => InvocationContext::local(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (report, calls, result) = runtime.block_on(async {
-        let report = consumer.process(&event, context.clone()).await;
-        let calls = std::mem::take(&mut observed.borrow_mut().calls);
-        (report, calls, consumer.invoke_with_context(&event, context).await)
-    });
+    let runtime = if real_time {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()
+    }
+    .unwrap();
+    // The calls of the first run (`process`) only.
+    let take = || {
+        let mut o = lock(&observed);
+        (std::mem::take(&mut o.calls), std::mem::take(&mut o.batches))
+    };
+    let (report, (calls, batches), result) = match case.bulk {
+        None => {
+            let consumer = configure(Consumer::new(handler), &case, scale);
+            runtime.block_on(run(consumer, &event, &context, take))
+        }
+        Some(_) => {
+            let consumer = configure(Consumer::bulk(bulk), &case, scale);
+            runtime.block_on(run(consumer, &event, &context, take))
+        }
+    };
     let report = report.map_err(|e| TestCaseError::fail(format!("process failed: {e}")))?;
 
     // Every record ends exactly one way, and appears exactly once.
@@ -279,10 +391,26 @@ fn check(case: Case) -> Result<(), TestCaseError> {
                 Outcome::Failed(f) => {
                     prop_assert!(!f.message.contains(SECRET), "payload in a reason: {}", f.message);
                     let expected_kind = match script {
+                        s if !s.decodes() => FailureKind::Decode,
+                        // A bulk handler's batch fails as a whole: any record of it may carry
+                        // what another record of the partition did.
+                        _ if case.bulk.is_some() => {
+                            let has = |s: fn(&Script) -> bool| p.scripts.iter().any(s);
+                            let explained = match f.kind {
+                                FailureKind::Handler => {
+                                    *script == Script::Err
+                                        || (fail_all && has(|s| *s == Script::Err))
+                                }
+                                FailureKind::Panic => has(|s| *s == Script::Panic),
+                                FailureKind::Timeout => has(|s| matches!(s, Script::Sleep(_))),
+                                _ => false,
+                            };
+                            prop_assert!(explained, "offset {}: {:?}", offset, f);
+                            f.kind
+                        }
                         Script::Err => FailureKind::Handler,
                         Script::Panic => FailureKind::Panic,
                         Script::Sleep(_) => FailureKind::Timeout,
-                        s if !s.decodes() => FailureKind::Decode,
                         _ => FailureKind::Timeout,
                     };
                     prop_assert_eq!(f.kind, expected_kind, "offset {}: {}", offset, f.message);
@@ -306,20 +434,51 @@ fn check(case: Case) -> Result<(), TestCaseError> {
     }
 
     // Handler calls: each partition in offset order; none after a failure (default policy).
-    let observed = observed.into_inner();
+    // With several workers: each partition on one thread, and at most `concurrency` partitions
+    // (at least one per worker) in a handler at once.
+    let observed = observed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut by_partition: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (key, offset) in &calls {
+    let mut threads: BTreeMap<String, HashSet<std::thread::ThreadId>> = BTreeMap::new();
+    for (key, offset, thread) in &calls {
         by_partition.entry(key.clone()).or_default().push(*offset);
+        threads.entry(key.clone()).or_default().insert(*thread);
     }
     for (key, offsets) in &by_partition {
         prop_assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{key}: {offsets:?}");
+        prop_assert_eq!(threads[key].len(), 1, "{} ran on several threads", key);
     }
-    prop_assert!(
-        observed.peak <= case.concurrency,
-        "peak {} > {}",
-        observed.peak,
-        case.concurrency
-    );
+    // Bulk: one batch per partition, in offset order, only records that decoded, and (default
+    // policy) nothing after the partition's first record that did not. Without a deadline,
+    // exactly those records.
+    if case.bulk.is_some() {
+        for (key, offsets) in &batches {
+            prop_assert_eq!(batches.iter().filter(|(k, _)| k == key).count(), 1, "{}", key);
+            prop_assert!(!offsets.is_empty(), "{key}: an empty batch");
+            let p = case.partitions.iter().find(|p| &p.key() == key).unwrap();
+            let scripts: HashMap<i64, &Script> = p.offsets().into_iter().zip(&p.scripts).collect();
+            prop_assert!(offsets.iter().all(|o| scripts[o].decodes()), "{key}: {offsets:?}");
+        }
+        for p in &case.partitions {
+            let mut expected = Vec::new();
+            for (offset, script) in p.offsets().into_iter().zip(&p.scripts) {
+                if script.decodes() {
+                    expected.push(offset);
+                } else if case.policy == FailurePolicy::StopPartition {
+                    break;
+                }
+            }
+            let handed = batches.iter().find(|(k, _)| *k == p.key()).map(|(_, o)| o.clone());
+            let handed = handed.unwrap_or_default();
+            if case.deadline_ms.is_none() {
+                prop_assert_eq!(&handed, &expected, "{}", p.key());
+            } else {
+                // The deadline may stop decoding part way: a prefix of them.
+                prop_assert!(expected.starts_with(&handed), "{}: {:?}", p.key(), handed);
+            }
+        }
+    }
+    let allowed = case.concurrency.max(case.workers.min(case.partitions.len()));
+    prop_assert!(observed.peak <= allowed, "peak {} > {}", observed.peak, allowed);
     if case.policy == FailurePolicy::StopPartition {
         for r in &report.partitions {
             if let Some(i) = r.outcomes.iter().position(|(_, o)| matches!(o, Outcome::Failed(_))) {
@@ -369,11 +528,17 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(Some(*low), first_bad);
     }
 
-    // Whole-batch mode: the invocation errors if and only if a record did not succeed.
+    // Whole-batch mode: the invocation errors if and only if a record did not succeed. In real
+    // time the second run may meet the deadline elsewhere: there, the first run's report decides.
+    let result = if real_time && case.deadline_ms.is_some() {
+        report.clone().into_result(case.mode).map_err(|e| e.to_string())
+    } else {
+        result.map_err(|e| e.to_string())
+    };
     match (case.mode, result) {
         (ResponseMode::WholeBatch, Err(e)) => {
             prop_assert!(!report.is_success());
-            prop_assert!(!e.to_string().contains(SECRET));
+            prop_assert!(!e.contains(SECRET));
         }
         (ResponseMode::WholeBatch, Ok(r)) => {
             prop_assert!(report.is_success() && r.is_success())

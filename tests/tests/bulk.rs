@@ -1,0 +1,124 @@
+//! Bulk handlers, case by case: what is handed over and how each record ends.
+
+use std::sync::Mutex;
+
+use msk_lambda::{Batch, BatchError, Consumer, FailureKind, FailurePolicy, Json, Outcome};
+
+#[derive(serde::Deserialize)]
+struct Row {
+    n: i64,
+}
+
+/// One partition `t-0`, offsets 10.., with these values (base64 of the given text).
+fn event(values: &[&str]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let records: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                r#"{{"topic":"t","partition":0,"offset":{},"timestamp":0,"timestampType":"CREATE_TIME","value":"{}"}}"#,
+                10 + i,
+                b64.encode(v)
+            )
+        })
+        .collect();
+    format!(r#"{{"eventSource":"aws:kafka","records":{{"t-0":[{}]}}}}"#, records.join(","))
+        .into_bytes()
+}
+
+fn outcomes(report: &msk_lambda::BatchReport) -> Vec<(i64, Option<FailureKind>, bool)> {
+    report.partitions[0]
+        .outcomes
+        .iter()
+        .map(|(o, outcome)| match outcome {
+            Outcome::Failed(f) => (*o, Some(f.kind), false),
+            Outcome::Succeeded => (*o, None, true),
+            _ => (*o, None, false),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn failed_records_by_offset_and_the_rest_succeeds_under_continue() {
+    let handed = Mutex::new(Vec::new());
+    let handler = async |batch: Batch<Json<Row>>| -> Result<(), BatchError> {
+        handed.lock().unwrap().extend(batch.iter().map(|r| r.offset()));
+        let failed = batch.iter().filter(|r| r.value().n < 0).map(|r| (r.offset(), "negative"));
+        BatchError::records(failed).into_result()
+    };
+    let consumer = Consumer::bulk(handler).failure_policy(FailurePolicy::Continue);
+    let values = [r#"{"n":1}"#, r#"{"n":-1}"#, "not json", r#"{"n":2}"#, r#"{"n":-2}"#];
+    let report =
+        consumer.process(&event(&values), msk_lambda::InvocationContext::local()).await.unwrap();
+    // The undecodable record is not handed over; the others are, in offset order.
+    assert_eq!(*handed.lock().unwrap(), [10, 11, 13, 14]);
+    assert_eq!(
+        outcomes(&report),
+        [
+            (10, None, true),
+            (11, Some(FailureKind::Handler), false),
+            (12, Some(FailureKind::Decode), false),
+            (13, None, true),
+            (14, Some(FailureKind::Handler), false),
+        ]
+    );
+    assert_eq!(
+        report.response().to_json(),
+        concat!(
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":11}},"#,
+            r#"{"itemIdentifier":{"partition":"t-0","offset":12}},"#,
+            r#"{"itemIdentifier":{"partition":"t-0","offset":14}}]}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn under_the_default_policy_nothing_after_the_first_failure_is_handed_or_succeeds() {
+    let handed = Mutex::new(Vec::new());
+    let handler = async |batch: Batch<Json<Row>>| -> Result<(), BatchError> {
+        handed.lock().unwrap().extend(batch.iter().map(|r| r.offset()));
+        Err(BatchError::none().record(11, "bad row").record(99, "not in the batch"))
+    };
+    let consumer = Consumer::bulk(handler);
+    let values = [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#, "not json", r#"{"n":4}"#];
+    let report =
+        consumer.process(&event(&values), msk_lambda::InvocationContext::local()).await.unwrap();
+    assert_eq!(*handed.lock().unwrap(), [10, 11, 12]);
+    let skipped =
+        |o| report.partitions[0].outcomes.iter().any(|(x, s)| *x == o && *s == Outcome::Skipped);
+    assert_eq!(outcomes(&report)[..2], [(10, None, true), (11, Some(FailureKind::Handler), false)]);
+    assert!(skipped(12) && skipped(13) && skipped(14), "{report:?}");
+}
+
+#[tokio::test]
+async fn an_error_with_question_mark_fails_every_record_and_a_panic_too() {
+    async fn write(_: usize) -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("connection reset"))
+    }
+    let handler = async |batch: Batch<Json<Row>>| -> Result<(), BatchError> {
+        write(batch.len()).await?;
+        Ok(())
+    };
+    let consumer = Consumer::bulk(handler).failure_policy(FailurePolicy::Continue);
+    let report = consumer
+        .process(&event(&[r#"{"n":1}"#, r#"{"n":2}"#]), msk_lambda::InvocationContext::local())
+        .await
+        .unwrap();
+    for (_, outcome) in &report.partitions[0].outcomes {
+        let Outcome::Failed(f) = outcome else { panic!("{outcome:?}") };
+        assert_eq!((f.kind, f.message.as_str()), (FailureKind::Handler, "connection reset"));
+    }
+
+    let panics = async |_: Batch<Json<Row>>| -> Result<(), BatchError> { panic!("bulk panic") };
+    let consumer = Consumer::bulk(panics);
+    let report = consumer
+        .process(&event(&[r#"{"n":1}"#, r#"{"n":2}"#]), msk_lambda::InvocationContext::local())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&report.partitions[0].outcomes[0].1, Outcome::Failed(f) if f.kind == FailureKind::Panic)
+    );
+    assert_eq!(report.partitions[0].outcomes[1].1, Outcome::Skipped);
+}
