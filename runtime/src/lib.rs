@@ -61,6 +61,8 @@ mod record;
 mod record_decode;
 mod report;
 pub mod schema;
+#[cfg(feature = "secrets-manager")]
+mod secrets;
 pub mod testing;
 mod unwind;
 mod workers;
