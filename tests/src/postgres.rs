@@ -38,12 +38,6 @@ impl Postgres {
         Postgres { dir, url }
     }
 
-    /// The URL of another database on the same server.
-    pub fn url_of(&self, database: &str) -> String {
-        let (server, _) = self.url.rsplit_once('/').unwrap();
-        format!("{server}/{database}")
-    }
-
     /// The server's port.
     pub fn port(&self) -> u16 {
         let (_, port) = self.url.rsplit_once(':').unwrap();

@@ -3,7 +3,11 @@
 //! second time, rows the database rejects failed alone, undecodable records never handed over,
 //! the connection kept, and opened again once closed.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use events_to_postgres::{consumer_with, Database, SCHEMA};
 use msk_lambda::testing::{TestEvent, TestRecord};
@@ -297,6 +301,80 @@ async fn the_connection_is_kept_across_invocations_and_opened_again_once_closed(
     assert_ne!(reconnected, kept);
     assert_eq!(offsets(&client, 0).await, [1, 2, 3]);
     assert_eq!(offsets(&client, 1).await, [1, 2, 3]);
+}
+
+/// A TCP relay on loopback in front of the server, whose open connections can be cut. A cut
+/// connection is closed at the client's next write, unforwarded: as a proxy's or a NAT's idle
+/// timeout leaves a connection, found out only when it is used.
+struct CuttingRelay {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    cut_before: Arc<AtomicUsize>,
+}
+
+impl CuttingRelay {
+    fn start(target: u16) -> CuttingRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let cut_before = Arc::new(AtomicUsize::new(0));
+        let (count, cut) = (accepted.clone(), cut_before.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let id = count.fetch_add(1, Ordering::SeqCst);
+                let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
+                let (mut from_client, mut to_server) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut from_server, mut to_client) = (server, client);
+                let cut = cut.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0; 16 * 1024];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                        if id < cut.load(Ordering::SeqCst)
+                            || to_server.write_all(&buf[..n]).is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = from_client.shutdown(Shutdown::Both);
+                    let _ = to_server.shutdown(Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        CuttingRelay { port, accepted, cut_before }
+    }
+
+    /// Cuts every connection open now; later ones pass.
+    fn cut_open_connections(&self) {
+        self.cut_before.store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_kept_connection_found_dead_at_the_write_is_replaced_and_the_rows_written() {
+    let (server, client) = server().await;
+    let relay = CuttingRelay::start(server.port());
+    let url = server.url.replace(&format!(":{}/", server.port()), &format!(":{}/", relay.port));
+    let consumer = consumer_with(move || Database::connect(url.clone()));
+    let first = TestEvent::msk().records([valid(0, 1), valid(1, 1)]);
+    let response = consumer.invoke(&first.to_bytes()).await.unwrap();
+    assert_eq!(response.to_json(), r#"{"batchItemFailures":[]}"#);
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), 1);
+
+    // The client cannot know before it writes: the write fails, and is made again on a new
+    // connection.
+    relay.cut_open_connections();
+    let second = TestEvent::msk().records([valid(0, 2), valid(1, 2)]);
+    let response = consumer.invoke(&second.to_bytes()).await.unwrap();
+    assert_eq!(response.to_json(), r#"{"batchItemFailures":[]}"#);
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), 2, "one new connection");
+    assert_eq!(offsets(&client, 0).await, [1, 2]);
+    assert_eq!(offsets(&client, 1).await, [1, 2]);
 }
 
 #[tokio::test]
