@@ -1,9 +1,11 @@
-//! Shared pieces of the integration tests: fixture paths.
+//! Shared pieces of the integration tests: fixture paths, and the servers tests run against
+//! (a Kafka broker, a Lambda emulator, PostgreSQL).
 
 #![forbid(unsafe_code)]
 
 pub mod broker;
 pub mod emulator;
+pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
