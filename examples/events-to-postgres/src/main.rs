@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // `Consumer::bulk_with_state(init, handle).failure_policy(FailurePolicy::Continue)`: the
-    // `#[msk_handler]` attribute does not take bulk handlers yet.
+    // `Consumer::bulk_with_state(init, handle).failure_policy(FailurePolicy::Continue)`, built in
+    // the library so that its integration tests run the same consumer.
     events_to_postgres::consumer().main()
 }
