@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod e2e_function;
 pub mod emulator;
 
 use std::collections::BTreeMap;

@@ -18,8 +18,14 @@
 //! Every function must answer every invocation with the same response (failures compared as a
 //! set), else the run fails.
 //!
+//! Besides, the CPU time each function's process took per invocation (all its threads, user
+//! and kernel, from /proc/PID/task/*/schedstat: read before each invocation and again after
+//! it and the gap that follows): a load on the machine from others lengthens wall times, much
+//! less CPU times.
+//!
 //! Output, one line per function and event:
-//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X`
+//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X`
+//! (`cpu_us`: median CPU time per invocation).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -92,6 +98,7 @@ fn main() {
     for (path, warmup, runs) in &events {
         let event = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); functions.len()];
+        let mut cpu: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
         let mut expected: Option<(String, serde_json::Value)> = None;
         for round in 0..warmup + runs {
             let mut order: Vec<usize> = (0..functions.len()).collect();
@@ -100,7 +107,10 @@ fn main() {
             }
             for i in order {
                 serial += 1;
+                let cpu_before = cpu_ns(functions[i].child.id());
                 let (elapsed, response) = invoke(&mut functions[i], &event, serial);
+                std::thread::sleep(gap);
+                let cpu_after = cpu_ns(functions[i].child.id());
                 let response = normalized(&response);
                 match &expected {
                     None => expected = Some((functions[i].name.clone(), response)),
@@ -112,16 +122,20 @@ fn main() {
                 }
                 if round >= *warmup {
                     times[i].push(elapsed);
+                    cpu[i].push(cpu_after - cpu_before);
                 }
-                std::thread::sleep(gap);
             }
         }
-        for (function, mut times) in functions.iter().zip(times) {
+        for ((function, mut times), mut cpu) in functions.iter().zip(times).zip(cpu) {
+            if times.is_empty() {
+                continue;
+            }
             times.sort();
+            cpu.sort();
             let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             println!(
-                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1}",
+                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1}",
                 event.len(),
                 function.name,
                 times.len(),
@@ -129,12 +143,22 @@ fn main() {
                 us(at(0.25)),
                 us(at(0.75)),
                 us(times[0]),
+                cpu[cpu.len() / 2] as f64 / 1e3,
             );
         }
     }
     for mut function in functions {
         stop(&mut function.child);
     }
+}
+
+/// The CPU time of all threads of process `pid` so far, in nanoseconds.
+fn cpu_ns(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the function runs");
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// SIGTERM (a profiler wrapping the function then writes its data), SIGKILL after 5 s.
