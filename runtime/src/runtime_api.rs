@@ -20,6 +20,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::io;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 
 use bytes::BufMut as _;
@@ -312,16 +313,23 @@ fn next_from(head: &Head) -> Result<Next, Error> {
     })
 }
 
-/// A response's status and headers (names lowercased).
+/// A response's status and headers.
 #[derive(Debug)]
 struct Head {
     status: u16,
-    headers: Vec<(String, String)>,
+    /// The head as received, and where each header's name and value are in it.
+    text: Vec<u8>,
+    headers: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl Head {
+    /// The value of header `name` (lowercase), if it is there and UTF-8.
     fn get(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        let (_, value) = self
+            .headers
+            .iter()
+            .find(|(n, _)| self.text[n.clone()].eq_ignore_ascii_case(name.as_bytes()))?;
+        std::str::from_utf8(&self.text[value.clone()]).ok()
     }
 
     /// Whether the connection stays open after this response.
@@ -430,7 +438,7 @@ impl Connection {
         let unanswered = |error| Failure { error, answered: false };
         self.stream.write_all(request).await.map_err(unanswered)?;
         let end = loop {
-            if let Some(i) = memchr::memmem::find(&self.buf[self.pos..], b"\r\n\r\n") {
+            if let Some(i) = find(&self.buf[self.pos..], b"\r\n\r\n") {
                 break self.pos + i + 4;
             }
             let answered = self.buf.len() > self.pos;
@@ -515,7 +523,7 @@ impl Connection {
     /// The next line, without its CRLF.
     async fn read_line(&mut self) -> io::Result<String> {
         loop {
-            if let Some(i) = memchr::memmem::find(&self.buf[self.pos..], b"\r\n") {
+            if let Some(i) = find(&self.buf[self.pos..], b"\r\n") {
                 let line = String::from_utf8_lossy(&self.buf[self.pos..self.pos + i]).into_owned();
                 self.pos += i + 2;
                 return Ok(line);
@@ -530,23 +538,51 @@ impl Connection {
 
 /// The status and headers of a response head (up to and including its empty line).
 fn parse_head(head: &[u8]) -> io::Result<Head> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let (version, status) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if !version.starts_with("HTTP/1.") || status.len() != 3 {
-        return Err(invalid(format!("not an HTTP/1.x response: {status_line:?}")));
+    let line_end = |from: usize| find(&head[from..], b"\r\n").map_or(head.len(), |i| from + i);
+    let end = line_end(0);
+    let status_line = &head[..end];
+    let status = match status_line {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', code @ ..] if code.len() >= 3 => {
+            (code.len() == 3 || code[3] == b' ')
+                .then(|| std::str::from_utf8(&code[..3]).ok()?.parse().ok())
+                .flatten()
+        }
+        _ => None,
     }
-    let status =
-        status.parse().map_err(|_| invalid(format!("bad status line: {status_line:?}")))?;
+    .ok_or_else(|| {
+        invalid(format!("not an HTTP/1.x response: {:?}", String::from_utf8_lossy(status_line)))
+    })?;
     let mut headers = Vec::new();
-    for line in lines.take_while(|l| !l.is_empty()) {
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| invalid(format!("bad header line: {line:?}")))?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    let mut at = end + 2;
+    while at < head.len() {
+        let end = line_end(at);
+        if end == at {
+            break;
+        }
+        let line = at..end;
+        let colon = memchr::memchr(b':', &head[line.clone()]).ok_or_else(|| {
+            invalid(format!("bad header line: {:?}", String::from_utf8_lossy(&head[line.clone()])))
+        })?;
+        headers.push((trimmed(head, at..at + colon), trimmed(head, at + colon + 1..end)));
+        at = end + 2;
     }
-    Ok(Head { status, headers })
+    Ok(Head { status, text: head.to_vec(), headers })
+}
+
+/// `range` of `text` without the spaces and tabs around it.
+fn trimmed(text: &[u8], mut range: Range<usize>) -> Range<usize> {
+    while range.start < range.end && matches!(text[range.start], b' ' | b'\t') {
+        range.start += 1;
+    }
+    while range.end > range.start && matches!(text[range.end - 1], b' ' | b'\t') {
+        range.end -= 1;
+    }
+    range
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(needle[0], haystack).find(|&i| haystack[i..].starts_with(needle))
 }
 
 #[cfg(test)]

@@ -345,3 +345,31 @@ async fn the_event_buffer_is_kept_between_invocations() {
     assert_eq!(client.event(), b"{}");
     assert_eq!(client.event.capacity(), capacity);
 }
+
+#[test]
+fn heads_are_read_as_http_1_writes_them() {
+    let head = parse_head(
+        b"HTTP/1.0 202\r\nX-Odd:\tvalue with spaces \r\nCONTENT-length:  12\r\nEmpty:\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(head.status, 202);
+    assert_eq!(head.get("x-odd"), Some("value with spaces"));
+    assert_eq!(head.get("content-length"), Some("12"));
+    assert_eq!(head.get("empty"), Some(""));
+    assert_eq!(head.get("connection"), None);
+    assert!(matches!(head.framing(), Ok(Framing::Length(12))));
+    assert!(head.keep_alive());
+    let close = parse_head(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\r\n").unwrap();
+    assert!(!close.keep_alive());
+    assert!(matches!(close.framing(), Ok(Framing::UntilClose)));
+    let gzip = parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap();
+    assert!(gzip.framing().is_err());
+    for bad in [
+        &b"HTTP/1.1 20 OK\r\n\r\n"[..],
+        b"HTTP/2 200\r\n\r\n",
+        b"HTTP/1.1 2000\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+    ] {
+        assert!(parse_head(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
