@@ -45,7 +45,10 @@ where
 {
     /// The `lambda_runtime` [`Runtime`] that serves this consumer, for composing with it before
     /// calling its `run()`: add tower layers (an OpenTelemetry flush, say), register SnapStart
-    /// resources. [`run`](Consumer::run) does the same with nothing added.
+    /// resources. [`run`](Consumer::run) serves the same invocations with msk-lambda's own
+    /// Runtime API client instead, which reads each event into one buffer kept between
+    /// invocations (`lambda_runtime` collects it into new memory, copied twice): on a 6 MB
+    /// event, a few milliseconds of every warm invocation.
     ///
     /// This is Lambda's INIT phase: it checks the Lambda environment, sets up tracing unless a
     /// subscriber is already installed, reads the `MSK_LAMBDA_METRICS*` variables and runs the

@@ -36,6 +36,8 @@ use crate::Error;
 const USER_AGENT: &str = concat!("msk-lambda/", env!("CARGO_PKG_VERSION"));
 /// The longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
+/// The most memory set aside for a body before its bytes arrive.
+const MAX_PRESIZED: usize = 64 << 20;
 /// How much is read at a time while looking for the end of a head or a chunk-size line.
 const HEAD_READ: usize = 8 * 1024;
 
@@ -505,7 +507,9 @@ impl Connection {
     /// Appends the next `n` bytes of the stream to `out`: those already buffered, then the rest
     /// read from the socket straight into `out`, in as few reads as the socket allows.
     async fn read_exact_into(&mut self, out: &mut Vec<u8>, n: usize) -> io::Result<()> {
-        out.reserve(n);
+        // Lambda's events are at most 6 MB: a length far beyond is not trusted with memory
+        // before its bytes arrive.
+        out.reserve(n.min(MAX_PRESIZED));
         let buffered = n.min(self.buf.len() - self.pos);
         out.extend_from_slice(&self.buf[self.pos..self.pos + buffered]);
         self.pos += buffered;

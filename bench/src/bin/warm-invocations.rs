@@ -24,8 +24,9 @@
 //! less CPU times.
 //!
 //! Output, one line per function and event:
-//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X`
-//! (`cpu_us`: median CPU time per invocation).
+//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X faults=N`
+//! (`cpu_us`: median CPU time per invocation; `faults`: median page faults per invocation, from
+//! /proc/PID/stat, counted the same way).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -99,6 +100,7 @@ fn main() {
         let event = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); functions.len()];
         let mut cpu: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
+        let mut faults: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
         let mut expected: Option<(String, serde_json::Value)> = None;
         for round in 0..warmup + runs {
             let mut order: Vec<usize> = (0..functions.len()).collect();
@@ -107,10 +109,12 @@ fn main() {
             }
             for i in order {
                 serial += 1;
+                let faults_before = minor_faults(functions[i].child.id());
                 let cpu_before = cpu_ns(functions[i].child.id());
                 let (elapsed, response) = invoke(&mut functions[i], &event, serial);
                 std::thread::sleep(gap);
                 let cpu_after = cpu_ns(functions[i].child.id());
+                let faults_after = minor_faults(functions[i].child.id());
                 let response = normalized(&response);
                 match &expected {
                     None => expected = Some((functions[i].name.clone(), response)),
@@ -123,19 +127,23 @@ fn main() {
                 if round >= *warmup {
                     times[i].push(elapsed);
                     cpu[i].push(cpu_after - cpu_before);
+                    faults[i].push(faults_after - faults_before);
                 }
             }
         }
-        for ((function, mut times), mut cpu) in functions.iter().zip(times).zip(cpu) {
+        for (((function, mut times), mut cpu), mut faults) in
+            functions.iter().zip(times).zip(cpu).zip(faults)
+        {
             if times.is_empty() {
                 continue;
             }
             times.sort();
             cpu.sort();
+            faults.sort();
             let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             println!(
-                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1}",
+                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1} faults={}",
                 event.len(),
                 function.name,
                 times.len(),
@@ -144,6 +152,7 @@ fn main() {
                 us(at(0.75)),
                 us(times[0]),
                 cpu[cpu.len() / 2] as f64 / 1e3,
+                faults[faults.len() / 2],
             );
         }
     }
@@ -159,6 +168,14 @@ fn cpu_ns(pid: u32) -> u64 {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
         .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The minor page faults of process `pid` so far (all its threads).
+fn minor_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the function runs");
+    // Fields after the command (which may hold spaces), from the 3rd: minflt is the 10th.
+    let fields = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    fields.split_whitespace().nth(7).and_then(|f| f.parse().ok()).expect("minflt")
 }
 
 /// SIGTERM (a profiler wrapping the function then writes its data), SIGKILL after 5 s.

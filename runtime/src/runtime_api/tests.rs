@@ -373,3 +373,18 @@ fn heads_are_read_as_http_1_writes_them() {
         assert!(parse_head(bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
 }
+
+#[tokio::test]
+async fn a_body_cut_short_is_an_error_and_a_huge_length_is_not_allocated_up_front() {
+    let (endpoint, _) = server(
+        vec![Step::ReplyAndClose(
+            b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: x\r\nLambda-Runtime-Deadline-Ms: 1\r\nContent-Length: 1000000000000\r\n\r\nabc".to_vec(),
+        )],
+        1 << 20,
+    )
+    .await;
+    let mut client = Client::new(endpoint);
+    let e = client.next().await.unwrap_err().to_string();
+    assert!(e.starts_with("cannot get the next invocation from the Lambda Runtime API: "), "{e}");
+    assert!(client.event.capacity() <= MAX_PRESIZED + 4096);
+}
