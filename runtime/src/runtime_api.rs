@@ -19,7 +19,7 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write as _};
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 
@@ -175,6 +175,8 @@ fn panic_diagnostic(panic: &Box<dyn Any + Send>) -> lambda_runtime::Diagnostic {
 pub(crate) struct Client {
     endpoint: Endpoint,
     connection: Option<Connection>,
+    /// `GET /next`, as sent.
+    next_request: Vec<u8>,
     /// The event of the invocation `next` returned last; its capacity is kept.
     event: Vec<u8>,
     /// The bodies of the answers to posts.
@@ -183,7 +185,12 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(endpoint: Endpoint) -> Client {
-        Client { endpoint, connection: None, event: Vec::new(), scratch: Vec::new() }
+        let next_request = format!(
+            "GET {}/2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\n\r\n",
+            endpoint.prefix, endpoint.authority
+        )
+        .into_bytes();
+        Client { endpoint, connection: None, next_request, event: Vec::new(), scratch: Vec::new() }
     }
 
     /// The event of the invocation [`next`](Client::next) returned.
@@ -193,13 +200,9 @@ impl Client {
 
     /// Waits for the next invocation (`GET /next`); its event is then [`event`](Client::event).
     pub(crate) async fn next(&mut self) -> Result<Next, Error> {
-        let request = format!(
-            "GET {}/2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\n\r\n",
-            self.endpoint.prefix, self.endpoint.authority
-        );
         loop {
             let head =
-                exchange(&mut self.connection, &self.endpoint, request.as_bytes(), &mut self.event)
+                exchange(&mut self.connection, &self.endpoint, &self.next_request, &mut self.event)
                     .await
                     .map_err(|e| {
                         format!("cannot get the next invocation from the Lambda Runtime API: {e}")
@@ -240,7 +243,9 @@ impl Client {
         header: Option<(&str, &str)>,
         body: &[u8],
     ) -> Result<(), Error> {
-        let mut request = format!(
+        let mut request = Vec::with_capacity(512 + body.len());
+        let _ = write!(
+            request,
             "POST {}/2018-06-01/runtime/invocation/{}/{what} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {}\r\n",
             self.endpoint.prefix,
             next.request_id,
@@ -251,13 +256,9 @@ impl Client {
             .into_iter()
             .chain(next.invocation_id.as_deref().map(|id| ("Lambda-Runtime-Invocation-Id", id)))
         {
-            request.push_str(name);
-            request.push_str(": ");
-            request.push_str(value);
-            request.push_str("\r\n");
+            let _ = write!(request, "{name}: {value}\r\n");
         }
-        request.push_str("\r\n");
-        let mut request = request.into_bytes();
+        request.extend_from_slice(b"\r\n");
         request.extend_from_slice(body);
         let head = exchange(&mut self.connection, &self.endpoint, &request, &mut self.scratch)
             .await
@@ -315,23 +316,35 @@ fn next_from(head: &Head) -> Result<Next, Error> {
     })
 }
 
-/// A response's status and headers.
+/// The response headers the client reads; the others are skipped.
+const HEADERS: [&str; 9] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "lambda-runtime-aws-request-id",
+    "lambda-runtime-deadline-ms",
+    "lambda-runtime-invoked-function-arn",
+    "lambda-runtime-trace-id",
+    "lambda-runtime-aws-tenant-id",
+    "lambda-runtime-invocation-id",
+];
+
+/// A response's status and the headers of [`HEADERS`] (the first of each name).
 #[derive(Debug)]
 struct Head {
     status: u16,
-    /// The head as received, and where each header's name and value are in it.
+    /// The head as received, and where the value of each of [`HEADERS`] is in it.
     text: Vec<u8>,
-    headers: Vec<(Range<usize>, Range<usize>)>,
+    values: [Option<Range<usize>>; HEADERS.len()],
 }
 
 impl Head {
-    /// The value of header `name` (lowercase), if it is there and UTF-8.
+    /// The value of header `name` (one of [`HEADERS`]), if it is there and UTF-8.
     fn get(&self, name: &str) -> Option<&str> {
-        let (_, value) = self
-            .headers
-            .iter()
-            .find(|(n, _)| self.text[n.clone()].eq_ignore_ascii_case(name.as_bytes()))?;
-        std::str::from_utf8(&self.text[value.clone()]).ok()
+        let i = HEADERS.iter().position(|h| *h == name);
+        debug_assert!(i.is_some(), "{name} is not read");
+        let value = self.values[i?].clone()?;
+        std::str::from_utf8(&self.text[value]).ok()
     }
 
     /// Whether the connection stays open after this response.
@@ -556,7 +569,7 @@ fn parse_head(head: &[u8]) -> io::Result<Head> {
     .ok_or_else(|| {
         invalid(format!("not an HTTP/1.x response: {:?}", String::from_utf8_lossy(status_line)))
     })?;
-    let mut headers = Vec::new();
+    let mut values: [Option<Range<usize>>; HEADERS.len()] = Default::default();
     let mut at = end + 2;
     while at < head.len() {
         let end = line_end(at);
@@ -567,10 +580,16 @@ fn parse_head(head: &[u8]) -> io::Result<Head> {
         let colon = memchr::memchr(b':', &head[line.clone()]).ok_or_else(|| {
             invalid(format!("bad header line: {:?}", String::from_utf8_lossy(&head[line.clone()])))
         })?;
-        headers.push((trimmed(head, at..at + colon), trimmed(head, at + colon + 1..end)));
+        let name = &head[trimmed(head, at..at + colon)];
+        let known = HEADERS
+            .iter()
+            .position(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h.as_bytes()));
+        if let Some(slot) = known.map(|i| &mut values[i]).filter(|slot| slot.is_none()) {
+            *slot = Some(trimmed(head, at + colon + 1..end));
+        }
         at = end + 2;
     }
-    Ok(Head { status, text: head.to_vec(), headers })
+    Ok(Head { status, text: head.to_vec(), values })
 }
 
 /// `range` of `text` without the spaces and tabs around it.
