@@ -66,9 +66,10 @@ pub mod baseline {
 
     use super::{check, UserEvent};
 
+    /// The partial batch response.
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct Response {
+    pub struct Response {
         batch_item_failures: Vec<Failure>,
     }
 
@@ -105,6 +106,12 @@ pub mod baseline {
     /// Processes one event and returns the response body.
     pub fn process(event: &[u8]) -> Vec<u8> {
         let event: KafkaEvent = serde_json::from_slice(event).expect("a Kafka event");
+        serde_json::to_vec(&respond(&event)).expect("serializes")
+    }
+
+    /// Processes one deserialized event: every record, and the first failure of each
+    /// partition in the response.
+    pub fn respond(event: &KafkaEvent) -> Response {
         let mut failures = Vec::new();
         for (key, records) in &event.records {
             let mut records: Vec<_> = records.iter().collect();
@@ -119,7 +126,7 @@ pub mod baseline {
                 }
             }
         }
-        serde_json::to_vec(&Response { batch_item_failures: failures }).expect("serializes")
+        Response { batch_item_failures: failures }
     }
 }
 

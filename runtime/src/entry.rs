@@ -29,16 +29,23 @@ where
     V: Decode + 'static,
     K: Decode + 'static,
 {
-    /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) through
-    /// `lambda_runtime` (see [`into_runtime`](Consumer::into_runtime) to add layers or
-    /// SnapStart hooks); otherwise as a local run over the event file named by the first
+    /// Serves invocations: under Lambda (when `AWS_LAMBDA_RUNTIME_API` is set) from its
+    /// Runtime API; otherwise as a local run over the event file named by the first
     /// command-line argument (`-` for stdin), printing the response JSON on stdout.
+    ///
+    /// Under Lambda, msk-lambda's own Runtime API client reads each event straight from the
+    /// socket into one buffer kept from one invocation to the next (`lambda_runtime` copies a
+    /// 6 MB event twice, into new memory each time), and does around each invocation what
+    /// `lambda_runtime` does: the `Lambda runtime invoke` span with `requestId`,
+    /// `_X_AMZN_TRACE_ID`, errors and panics posted to `/error`. Under SnapStart or Lambda
+    /// Managed Instances it serves through `lambda_runtime`; so does
+    /// [`into_runtime`](Consumer::into_runtime), to add tower layers or SnapStart hooks.
     ///
     /// Initialises tracing the way Lambda expects (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON logs,
     /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level) unless a subscriber is already set.
     pub async fn run(self) -> Result<(), Error> {
         if under_lambda() {
-            self.into_runtime().await?.run().await
+            self.serve_under_lambda().await
         } else {
             crate::logging::init(true);
             crate::local::run(self, event_path()).await

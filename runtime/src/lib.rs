@@ -60,6 +60,7 @@ pub mod protobuf;
 mod record;
 mod record_decode;
 mod report;
+mod runtime_api;
 pub mod schema;
 #[cfg(feature = "secrets-manager")]
 mod secrets;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod e2e_function;
 pub mod emulator;
 pub mod postgres;
 

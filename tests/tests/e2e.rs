@@ -1,5 +1,7 @@
-//! End to end under cargo-lambda's Runtime API emulator: the real binary, the real
-//! `lambda_runtime` client, one warm process serving invocation after invocation.
+//! End to end under cargo-lambda's Runtime API emulator: the real binary, one warm process
+//! serving invocation after invocation, through msk-lambda's own Runtime API client
+//! (`Consumer::run`, what `#[msk_handler]` generates) and through `lambda_runtime`
+//! (`Consumer::into_runtime`).
 
 use std::path::Path;
 
@@ -16,8 +18,16 @@ fn event(records: &[(&str, i32, i64, &str)]) -> Vec<u8> {
 
 #[test]
 fn a_warm_function_serves_invocation_after_invocation() {
+    warm_function(Path::new(env!("CARGO_BIN_EXE_e2e-consumer")));
+}
+
+#[test]
+fn a_warm_function_serves_invocation_after_invocation_through_into_runtime() {
+    warm_function(Path::new(env!("CARGO_BIN_EXE_e2e-into-runtime")));
+}
+
+fn warm_function(binary: &Path) {
     let emulator = Emulator::start();
-    let binary = Path::new(env!("CARGO_BIN_EXE_e2e-consumer"));
     // Metrics are opt-in (they are billed as custom metrics): on through the environment.
     let mut function = emulator
         .function(binary, &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("MSK_LAMBDA_METRICS", "on")]);

@@ -1,34 +1,10 @@
-//! The function the end-to-end tests run under the Runtime API emulator.
-//!
-//! Each value is a command: `ok`, `err` (handler error), `panic`, or anything else (decode as
-//! text, succeed). Shared state counts inits and invocations so the tests can check that init
-//! runs once per process.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! The end-to-end test function (`msk_lambda_tests::e2e_function`) as `#[msk_handler]` makes
+//! it: served by `Consumer::run`, msk-lambda's own Runtime API client.
 
 use msk_lambda::{msk_handler, Record};
+use msk_lambda_tests::e2e_function::{self, State};
 
-/// Built once per execution environment.
-struct State {
-    inits: usize,
-    records: AtomicUsize,
-}
-
-static INITS: AtomicUsize = AtomicUsize::new(0);
-
-async fn init() -> Result<State, std::io::Error> {
-    let inits = INITS.fetch_add(1, Ordering::SeqCst) + 1;
-    tracing::info!(inits, "e2e state initialised");
-    Ok(State { inits, records: AtomicUsize::new(0) })
-}
-
-#[msk_handler(state = init)]
+#[msk_handler(state = e2e_function::init)]
 async fn handle(record: Record<String>, state: &State) -> Result<(), String> {
-    let seen = state.records.fetch_add(1, Ordering::SeqCst) + 1;
-    tracing::info!(inits = state.inits, records_seen = seen, "record");
-    match record.value().as_str() {
-        "err" => Err(format!("refused offset {}", record.offset())),
-        "panic" => panic!("e2e panic at offset {}", record.offset()),
-        _ => Ok(()),
-    }
+    e2e_function::handle(record, state).await
 }
