@@ -45,6 +45,7 @@ pub mod function;
 mod handler;
 mod headers;
 mod json;
+mod json_fast;
 mod json_path;
 mod lambda;
 mod local;
