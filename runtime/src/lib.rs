@@ -64,6 +64,7 @@ mod report;
 pub mod schema;
 #[cfg(feature = "secrets-manager")]
 mod secrets;
+mod swar;
 pub mod testing;
 mod unwind;
 mod workers;

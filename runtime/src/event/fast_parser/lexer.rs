@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use super::{Parser, MAX_DEPTH};
 use crate::event::wire::Base64;
+use crate::swar;
 
 impl<'a> Parser<'a> {
     pub(super) fn ws(&mut self) {
@@ -128,15 +129,23 @@ impl<'a> Parser<'a> {
         let rest = &self.json[self.at..];
         let negative = rest.first() == Some(&b'-');
         let digits = &rest[usize::from(negative)..];
-        // Up to 18 digits cannot overflow a u64: one pass, no checks.
-        let (mut n, mut magnitude) = (0, 0u64);
-        while n < 18 {
-            match digits.get(n) {
-                Some(&d @ b'0'..=b'9') => magnitude = magnitude * 10 + u64::from(d - b'0'),
-                _ => break,
+        let (mut n, mut magnitude) = match swar::digit_run(digits) {
+            Some(run) => run,
+            None => {
+                // Up to 18 digits cannot overflow a u64: one pass, no checks.
+                let (mut n, mut magnitude) = (0, 0u64);
+                while n < 18 {
+                    match digits.get(n) {
+                        Some(&d @ b'0'..=b'9') => {
+                            magnitude = magnitude * 10 + u64::from(d - b'0');
+                        }
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                (n, magnitude)
             }
-            n += 1;
-        }
+        };
         if n == 18 && digits.get(18).is_some_and(u8::is_ascii_digit) {
             // Longer: checked as it grows (2^63, i64::MIN's magnitude, still fits).
             n = digits.iter().take_while(|d| d.is_ascii_digit()).count();
@@ -394,31 +403,11 @@ fn compact_number(d: [u8; 4]) -> Option<(u32, usize, u8)> {
     Some((d0 * 100 + d1 * 10 + d2, 3, d[3]))
 }
 
-/// Where a string's content ends: the first `"`, `\\` or control character, eight bytes at a
-/// time.
+/// Where a string's content ends: the first `"`, `\\` or control character (eight bytes at a
+/// time), if there is one.
 pub(super) fn string_end(haystack: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTE: u64 = LO * b'"' as u64;
-    const BACKSLASH: u64 = LO * b'\\' as u64;
-    const SPACE: u64 = LO * 0x20;
-    let stops = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
-    let mut i = 0;
-    while let Some(chunk) = haystack.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let (q, b) = (word ^ QUOTE, word ^ BACKSLASH);
-        // A zero byte in q or b (a quote or backslash), or a byte below 0x20 (a control
-        // character), sets that byte's high bit. Bytes of 0x80 and above never count: they
-        // are cleared by `!word`.
-        let found = (q.wrapping_sub(LO) & !q)
-            | (b.wrapping_sub(LO) & !b)
-            | (word.wrapping_sub(SPACE) & !word);
-        if found & HI != 0 {
-            break;
-        }
-        i += 8;
-    }
-    haystack[i..].iter().position(|&c| stops(c)).map(|p| i + p)
+    let end = swar::string_stop(haystack, 0);
+    (end < haystack.len()).then_some(end)
 }
 
 #[cfg(test)]
