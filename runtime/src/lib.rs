@@ -45,6 +45,7 @@ pub mod function;
 mod handler;
 mod headers;
 mod json;
+mod json_fast;
 mod json_path;
 mod lambda;
 mod local;
@@ -64,6 +65,7 @@ mod runtime_api;
 pub mod schema;
 #[cfg(feature = "secrets-manager")]
 mod secrets;
+mod swar;
 pub mod testing;
 mod unwind;
 mod workers;

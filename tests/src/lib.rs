@@ -102,8 +102,10 @@ pub fn fuzz_one(data: &[u8]) {
         }
     }
 
-    // The fast event parser must agree with serde_json wherever it accepts an event.
+    // The fast event parser must agree with serde_json wherever it accepts an event, and so
+    // must the fast JSON reader behind `Json<T>` (the event is JSON too).
     msk_lambda::__differential::check_against_serde(data);
+    msk_lambda::__differential::check_json_against_serde(data);
 
     thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
