@@ -100,7 +100,10 @@ fn is_ws(b: u8) -> bool {
 fn plain_numbers() -> bool {
     static PLAIN: OnceLock<bool> = OnceLock::new();
     *PLAIN.get_or_init(|| {
-        serde_json::from_str::<serde_json::Value>("1e2").is_ok_and(|v| v.to_string() == "100.0")
+        // Without the feature the number is an f64, written back as `100.0`; with it, the text
+        // is kept (`1e2`).
+        let written = serde_json::from_str::<serde_json::Value>("1e2").map(|v| v.to_string());
+        written.is_ok_and(|text| text.as_str() == "100.0")
     })
 }
 
@@ -775,16 +778,22 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, 'de> {
 
     #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.de.peek_ws() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.de.at += 1;
-                if self.de.peek_ws() != Some(b'"') {
-                    return self.de.decline();
+        let (input, at) = (self.de.input, self.de.at);
+        if !self.first && input.get(at) == Some(&b',') && input.get(at + 1) == Some(&b'"') {
+            // Compact JSON's `,"`.
+            self.de.at = at + 1;
+        } else {
+            match self.de.peek_ws() {
+                Some(b'}') => return Ok(None),
+                Some(b',') if !self.first => {
+                    self.de.at += 1;
+                    if self.de.peek_ws() != Some(b'"') {
+                        return self.de.decline();
+                    }
                 }
+                Some(b'"') if self.first => self.first = false,
+                _ => return self.de.decline(),
             }
-            Some(b'"') if self.first => self.first = false,
-            _ => return self.de.decline(),
         }
         let result = seed.deserialize(MapKey { de: &mut *self.de });
         self.de.track(result).map(Some)
