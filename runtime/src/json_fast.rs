@@ -27,7 +27,7 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(input: &'de [u8]) -> Option<T
     // string, and lets every string be cut from the text. A document that is not UTF-8 is
     // declined (serde_json's `from_slice` accepts invalid UTF-8 in strings it skips).
     let text = std::str::from_utf8(input).ok()?;
-    let mut reader = Reader { text, input, at: 0, depth: 0, failed: false };
+    let mut reader = Reader { text, input, at: 0, depth: 0, failed: false, scratch: String::new() };
     let value = T::deserialize(&mut reader).ok()?;
     // An error anywhere, even one a `Deserialize` impl recovered from, sends the document to
     // serde_json: after an error the two readers need not be at the same place.
@@ -73,37 +73,158 @@ struct Reader<'de> {
     depth: u32,
     /// Set by every error that passes through the reader.
     failed: bool,
+    /// Strings with escapes, unescaped (reused, as serde_json reuses its own).
+    scratch: String,
 }
 
 /// A string read after its opening quote.
-enum Str<'de> {
+enum Str {
     /// No escapes: where the text between the quotes is (quotes are ASCII, so its bounds are
     /// character boundaries).
     Plain(std::ops::Range<usize>),
-    /// With escapes: the whole token, quotes included, for serde_json to unescape.
-    Escaped(&'de [u8]),
+    /// With escapes: where the text starts, and its first backslash (`at` still on the opening
+    /// quote).
+    Escaped { start: usize, backslash: usize },
 }
 
-/// An integer as serde_json reads it, or `None` for any other number (left to serde_json).
-enum Int {
+/// A number as serde_json's parser makes it.
+enum Number {
     U64(u64),
     I64(i64),
+    F64(f64),
 }
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-/// Whether serde_json's `from_slice` reads every number through `visit_u64`, `visit_i64` and
-/// `visit_f64` (its `arbitrary_precision` feature, which another crate may turn on, makes
-/// `deserialize_any` visit numbers as maps instead). The text serde_json writes back tells the two
-/// apart: `100.0` when the number was read as an `f64`, `1e2` as written otherwise.
-#[allow(clippy::cmp_owned)] // the written text is the point, not a `Value` comparison
-fn plain_numbers() -> bool {
-    static PLAIN: OnceLock<bool> = OnceLock::new();
-    *PLAIN.get_or_init(|| {
-        serde_json::from_str::<serde_json::Value>("1e2").is_ok_and(|v| v.to_string() == "100.0")
+/// How this build of serde_json reads numbers, found once by asking it.
+struct Numbers {
+    /// `deserialize_any` visits numbers as `u64`, `i64` or `f64` (serde_json's
+    /// `arbitrary_precision` feature, which another crate may turn on, makes it visit a map).
+    any: bool,
+    /// Floats are read as [`f64_from_parts`] reads them (serde_json's `float_roundtrip`
+    /// feature reads them otherwise, correctly rounded).
+    floats: bool,
+}
+
+fn numbers() -> &'static Numbers {
+    static NUMBERS: OnceLock<Numbers> = OnceLock::new();
+    NUMBERS.get_or_init(|| {
+        // Without the feature the number is an f64, written back as `100.0`; with it, the text
+        // is kept (`1e2`).
+        let written = serde_json::from_str::<serde_json::Value>("1e2").map(|v| v.to_string());
+        // The first two are read one unit in the last place apart by the two algorithms.
+        let floats = [
+            "412727.53034176767",
+            "1864378.9189404218",
+            "12.5",
+            "-0.1",
+            "1e-310",
+            "9.5e22",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+            "0e0",
+            "123456789012345678e-5",
+        ]
+        .iter()
+        .all(|text| {
+            let (input, scratch) = (text.as_bytes(), String::new());
+            let mut reader = Reader { text, input, at: 0, depth: 0, failed: false, scratch };
+            let ours = match reader.number(true) {
+                Some(Number::F64(f)) if reader.at == input.len() => Some(f),
+                _ => None,
+            };
+            let theirs = serde_json::from_str::<f64>(text).ok();
+            ours.map(f64::to_bits) == theirs.map(f64::to_bits)
+        });
+        Numbers { any: written.is_ok_and(|text| text.as_str() == "100.0"), floats }
     })
+}
+
+/// serde_json's `f64_from_parts` (without `float_roundtrip`): `significand × 10^exponent`, one
+/// multiplication or division by a power of ten; `None` for infinity (an error there).
+fn f64_from_parts(significand: u64, mut exponent: i32) -> Option<f64> {
+    let mut f = significand as f64;
+    loop {
+        match POW10.get(exponent.wrapping_abs() as usize) {
+            Some(&pow) => {
+                if exponent >= 0 {
+                    f *= pow;
+                    if f.is_infinite() {
+                        return None;
+                    }
+                } else {
+                    f /= pow;
+                }
+                return Some(f);
+            }
+            None => {
+                if f == 0.0 {
+                    return Some(f);
+                }
+                if exponent >= 0 {
+                    return None;
+                }
+                f /= 1e308;
+                exponent += 308;
+            }
+        }
+    }
+}
+
+/// Powers of ten as serde_json has them (the literals, each correctly rounded).
+#[rustfmt::skip]
+static POW10: [f64; 309] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+    1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29,
+    1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39,
+    1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49,
+    1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59,
+    1e60, 1e61, 1e62, 1e63, 1e64, 1e65, 1e66, 1e67, 1e68, 1e69,
+    1e70, 1e71, 1e72, 1e73, 1e74, 1e75, 1e76, 1e77, 1e78, 1e79,
+    1e80, 1e81, 1e82, 1e83, 1e84, 1e85, 1e86, 1e87, 1e88, 1e89,
+    1e90, 1e91, 1e92, 1e93, 1e94, 1e95, 1e96, 1e97, 1e98, 1e99,
+    1e100, 1e101, 1e102, 1e103, 1e104, 1e105, 1e106, 1e107, 1e108, 1e109,
+    1e110, 1e111, 1e112, 1e113, 1e114, 1e115, 1e116, 1e117, 1e118, 1e119,
+    1e120, 1e121, 1e122, 1e123, 1e124, 1e125, 1e126, 1e127, 1e128, 1e129,
+    1e130, 1e131, 1e132, 1e133, 1e134, 1e135, 1e136, 1e137, 1e138, 1e139,
+    1e140, 1e141, 1e142, 1e143, 1e144, 1e145, 1e146, 1e147, 1e148, 1e149,
+    1e150, 1e151, 1e152, 1e153, 1e154, 1e155, 1e156, 1e157, 1e158, 1e159,
+    1e160, 1e161, 1e162, 1e163, 1e164, 1e165, 1e166, 1e167, 1e168, 1e169,
+    1e170, 1e171, 1e172, 1e173, 1e174, 1e175, 1e176, 1e177, 1e178, 1e179,
+    1e180, 1e181, 1e182, 1e183, 1e184, 1e185, 1e186, 1e187, 1e188, 1e189,
+    1e190, 1e191, 1e192, 1e193, 1e194, 1e195, 1e196, 1e197, 1e198, 1e199,
+    1e200, 1e201, 1e202, 1e203, 1e204, 1e205, 1e206, 1e207, 1e208, 1e209,
+    1e210, 1e211, 1e212, 1e213, 1e214, 1e215, 1e216, 1e217, 1e218, 1e219,
+    1e220, 1e221, 1e222, 1e223, 1e224, 1e225, 1e226, 1e227, 1e228, 1e229,
+    1e230, 1e231, 1e232, 1e233, 1e234, 1e235, 1e236, 1e237, 1e238, 1e239,
+    1e240, 1e241, 1e242, 1e243, 1e244, 1e245, 1e246, 1e247, 1e248, 1e249,
+    1e250, 1e251, 1e252, 1e253, 1e254, 1e255, 1e256, 1e257, 1e258, 1e259,
+    1e260, 1e261, 1e262, 1e263, 1e264, 1e265, 1e266, 1e267, 1e268, 1e269,
+    1e270, 1e271, 1e272, 1e273, 1e274, 1e275, 1e276, 1e277, 1e278, 1e279,
+    1e280, 1e281, 1e282, 1e283, 1e284, 1e285, 1e286, 1e287, 1e288, 1e289,
+    1e290, 1e291, 1e292, 1e293, 1e294, 1e295, 1e296, 1e297, 1e298, 1e299,
+    1e300, 1e301, 1e302, 1e303, 1e304, 1e305, 1e306, 1e307, 1e308,
+];
+
+/// The run of digits at `at`: its length and, if it has at most 19 digits, its value (`None`
+/// for longer runs).
+#[inline(always)]
+fn digit_run(input: &[u8], at: usize) -> Option<(usize, u64)> {
+    if let Some(run) = swar::digit_run(input.get(at..)?) {
+        return Some(run);
+    }
+    let (mut len, mut value) = (0, 0u64);
+    while let Some(&d @ b'0'..=b'9') = input.get(at + len) {
+        if len == 19 {
+            return None;
+        }
+        value = value * 10 + u64::from(d - b'0');
+        len += 1;
+    }
+    Some((len, value))
 }
 
 /// The index of the first byte at or after `at` that is not whitespace.
@@ -330,7 +451,7 @@ impl<'de> Reader<'de> {
 
     /// A string, `at` on its opening quote.
     #[inline(always)]
-    fn string(&mut self) -> Result<Str<'de>> {
+    fn string(&mut self) -> Result<Str> {
         let start = self.at + 1;
         let end = swar::string_stop(self.input, start);
         match self.input.get(end) {
@@ -338,13 +459,75 @@ impl<'de> Reader<'de> {
                 self.at = end + 1;
                 Ok(Str::Plain(start..end))
             }
-            Some(b'\\') => {
-                let end = self.escaped_end(end)?;
-                let token = &self.input[self.at..end];
-                self.at = end;
-                Ok(Str::Escaped(token))
-            }
+            Some(b'\\') => Ok(Str::Escaped { start, backslash: end }),
             _ => self.decline(),
+        }
+    }
+
+    /// The text of a string with escapes (`start` where it starts, `backslash` its first
+    /// backslash), unescaped into `self.scratch` as serde_json's `parse_str` unescapes it; `at`
+    /// then past the closing quote. `None` where serde_json fails (a bad escape, a lone
+    /// surrogate, a control character, the end of the input).
+    fn unescape(&mut self, start: usize, backslash: usize) -> Option<()> {
+        let (text, input) = (self.text, self.input);
+        let hex = |at: usize| -> Option<u32> {
+            input.get(at..at + 4)?.iter().try_fold(0, |n, &d| {
+                let digit = match d {
+                    b'0'..=b'9' => d - b'0',
+                    b'a'..=b'f' => d - b'a' + 10,
+                    b'A'..=b'F' => d - b'A' + 10,
+                    _ => return None,
+                };
+                Some(n << 4 | u32::from(digit))
+            })
+        };
+        self.scratch.clear();
+        let (mut plain, mut stop) = (start, backslash);
+        loop {
+            self.scratch.push_str(text.get(plain..stop)?);
+            match input.get(stop)? {
+                b'"' => {
+                    self.at = stop + 1;
+                    return Some(());
+                }
+                b'\\' => {}
+                _ => return None,
+            }
+            let mut next = stop + 2;
+            let c = match input.get(stop + 1)? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let n = hex(next)?;
+                    next += 4;
+                    match n {
+                        0xDC00..=0xDFFF => return None,
+                        0xD800..=0xDBFF => {
+                            // A leading surrogate: its trailing one must follow.
+                            if input.get(next..next + 2)? != b"\\u" {
+                                return None;
+                            }
+                            let n2 = hex(next + 2)?;
+                            if !(0xDC00..=0xDFFF).contains(&n2) {
+                                return None;
+                            }
+                            next += 6;
+                            char::from_u32((((n - 0xD800) << 10) | (n2 - 0xDC00)) + 0x1_0000)?
+                        }
+                        _ => char::from_u32(n)?,
+                    }
+                }
+                _ => return None,
+            };
+            self.scratch.push(c);
+            plain = next;
+            stop = swar::string_stop(input, next);
         }
     }
 
@@ -367,8 +550,12 @@ impl<'de> Reader<'de> {
                 }
                 None => self.decline(),
             },
-            Str::Escaped(token) => {
-                self.delegate(token, |d| de::Deserializer::deserialize_str(d, visitor))
+            Str::Escaped { start, backslash } => {
+                if self.unescape(start, backslash).is_none() {
+                    return self.decline();
+                }
+                let result = visitor.visit_str(&self.scratch);
+                self.track(result)
             }
         }
     }
@@ -396,44 +583,72 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// The number at `at` if it is an integer serde_json reads as `u64` or `i64` (up to 19
-    /// digits, no fraction or exponent, not `-0`), consumed; otherwise `None`, nothing consumed.
+    /// The number at `at`, read in one pass as serde_json reads it, if it is an integer of up
+    /// to 19 digits or (with `floats`) a number of up to 19 significant digits and an exponent
+    /// of up to 9 digits; consumed. `None` for anything else (nothing consumed): serde_json
+    /// reads it.
     #[inline]
-    fn integer(&mut self) -> Option<Int> {
+    fn number(&mut self, floats: bool) -> Option<Number> {
         let input = self.input;
         let negative = input.get(self.at) == Some(&b'-');
         let start = self.at + usize::from(negative);
-        let (len, magnitude) = match swar::digit_run(input.get(start..)?) {
-            Some(run) => run,
-            None => {
-                let (mut at, mut magnitude) = (start, 0u64);
-                while let Some(&d @ b'0'..=b'9') = input.get(at) {
-                    if at - start == 19 {
-                        return None;
-                    }
-                    magnitude = magnitude * 10 + u64::from(d - b'0');
-                    at += 1;
-                }
-                (at - start, magnitude)
-            }
-        };
-        let at = start + len;
-        if len == 0
-            || (len > 1 && input[start] == b'0')
-            || matches!(input.get(at), Some(b'.' | b'e' | b'E'))
-        {
+        let (len, magnitude) = digit_run(input, start)?;
+        // No digits, or a leading zero: an error for serde_json.
+        if len == 0 || (len > 1 && input[start] == b'0') {
             return None;
         }
-        let int = if !negative {
-            Int::U64(magnitude)
-        } else if magnitude == 0 || magnitude > 1 << 63 {
-            // `-0` is a float to serde_json, and so is anything below `i64::MIN`.
+        let mut at = start + len;
+        if !matches!(input.get(at), Some(b'.' | b'e' | b'E')) {
+            let number = if !negative {
+                Number::U64(magnitude)
+            } else if magnitude == 0 || magnitude > 1 << 63 {
+                // `-0`, and below `i64::MIN`: floats to serde_json.
+                if !floats {
+                    return None;
+                }
+                Number::F64(-(magnitude as f64))
+            } else {
+                Number::I64(0i64.wrapping_sub_unsigned(magnitude))
+            };
+            self.at = at;
+            return Some(number);
+        }
+        if !floats {
             return None;
-        } else {
-            Int::I64(0i64.wrapping_sub_unsigned(magnitude))
-        };
+        }
+        let (mut significand, mut exponent) = (magnitude, 0i32);
+        if input.get(at) == Some(&b'.') {
+            let (fraction, value) = digit_run(input, at + 1)?;
+            if fraction == 0 || len + fraction > 19 {
+                return None;
+            }
+            significand = significand * swar::POW10_U64[fraction] + value;
+            exponent = -(fraction as i32);
+            at += 1 + fraction;
+        }
+        if let Some(b'e' | b'E') = input.get(at) {
+            at += 1;
+            let positive = match input.get(at) {
+                Some(b'-') => false,
+                Some(b'+') => true,
+                _ => {
+                    at -= 1;
+                    true
+                }
+            };
+            at += 1;
+            let (digits, exp) = digit_run(input, at)?;
+            if digits == 0 || digits > 9 {
+                return None;
+            }
+            let exp = exp as i32;
+            exponent =
+                if positive { exponent.saturating_add(exp) } else { exponent.saturating_sub(exp) };
+            at += digits;
+        }
+        let magnitude = f64_from_parts(significand, exponent)?;
         self.at = at;
-        Some(int)
+        Some(Number::F64(if negative { -magnitude } else { magnitude }))
     }
 
     /// A number for `visitor`, `at` on it: small integers here, any other number read by
@@ -449,22 +664,65 @@ impl<'de> Reader<'de> {
         ) -> serde_json::Result<V::Value>,
     ) -> Result<V::Value> {
         if fast {
-            match self.integer() {
-                Some(Int::U64(n)) => {
-                    let result = visitor.visit_u64(n);
-                    return self.track(result);
-                }
-                Some(Int::I64(n)) => {
-                    let result = visitor.visit_i64(n);
-                    return self.track(result);
-                }
-                None => {}
-            }
+            let result = match self.number(numbers().floats) {
+                Some(Number::U64(n)) => visitor.visit_u64(n),
+                Some(Number::I64(n)) => visitor.visit_i64(n),
+                Some(Number::F64(n)) => visitor.visit_f64(n),
+                None => return self.delegate_number(visitor, read),
+            };
+            return self.track(result);
         }
+        self.delegate_number(visitor, read)
+    }
+
+    /// Has serde_json read the number at `at` with `read`.
+    fn delegate_number<V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+        read: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+            V,
+        ) -> serde_json::Result<V::Value>,
+    ) -> Result<V::Value> {
         let end = self.number_end()?;
         let token = &self.input[self.at..end];
         self.at = end;
         self.delegate(token, |d| read(d, visitor))
+    }
+
+    /// A `serde_json::value::RawValue`: the value is found here and its text handed to serde_json,
+    /// which makes the `RawValue` from it as it would in place.
+    fn raw_value<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let start = ws(self.input, self.at);
+        let Some(end) = skip_value(self.input, start) else { return self.decline() };
+        let token = &self.input[start..end];
+        self.at = end;
+        self.delegate(token, |d| {
+            de::Deserializer::deserialize_newtype_struct(d, RAW_VALUE_TOKEN, visitor)
+        })
+    }
+
+    /// A number in quotes (a map key), `at` on the opening quote, read as serde_json reads
+    /// numeric keys: the number (see [`Reader::visit_number`]), then the closing quote.
+    fn quoted_number<V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+        fast: bool,
+        read: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+            V,
+        ) -> serde_json::Result<V::Value>,
+    ) -> Result<V::Value> {
+        self.at += 1;
+        if !matches!(self.input.get(self.at), Some(b'-' | b'0'..=b'9')) {
+            return self.decline();
+        }
+        let value = self.visit_number(visitor, fast, read)?;
+        if self.input.get(self.at) != Some(&b'"') {
+            return self.decline();
+        }
+        self.at += 1;
+        Ok(value)
     }
 
     /// Skips a value as serde_json's `IgnoredAny` does: checked, never kept.
@@ -538,7 +796,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
             Some(b'{') => return self.visit_map(visitor),
             Some(b'[') => return self.visit_seq(visitor),
             Some(b'-' | b'0'..=b'9') => {
-                let fast = plain_numbers();
+                let fast = numbers().any;
                 return self
                     .visit_number(visitor, fast, |d, v| de::Deserializer::deserialize_any(d, v));
             }
@@ -604,7 +862,11 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
                     let result = visitor.visit_borrowed_bytes(&self.input[range]);
                     self.track(result)
                 }
-                Str::Escaped(token) => {
+                // Bytes may hold lone surrogates: serde_json unescapes them.
+                Str::Escaped { backslash, .. } => {
+                    let end = self.escaped_end(backslash)?;
+                    let token = &self.input[self.at..end];
+                    self.at = end;
                     self.delegate(token, |d| de::Deserializer::deserialize_bytes(d, visitor))
                 }
             },
@@ -651,7 +913,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         if name == RAW_VALUE_TOKEN {
-            return self.decline();
+            return self.raw_value(visitor);
         }
         let result = visitor.visit_newtype_struct(&mut *self);
         self.track(result)
@@ -732,13 +994,23 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         self.track(result)
     }
 
-    // 128-bit integers are rare: serde_json reads the whole document.
-    fn deserialize_i128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.decline()
+    // 128-bit integers: read by serde_json.
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek_ws() {
+            Some(b'-' | b'0'..=b'9') => {
+                self.visit_number(visitor, false, |d, v| de::Deserializer::deserialize_i128(d, v))
+            }
+            _ => self.decline(),
+        }
     }
 
-    fn deserialize_u128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.decline()
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.peek_ws() {
+            Some(b'-' | b'0'..=b'9') => {
+                self.visit_number(visitor, false, |d, v| de::Deserializer::deserialize_u128(d, v))
+            }
+            _ => self.decline(),
+        }
     }
 }
 
@@ -777,16 +1049,22 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, 'de> {
 
     #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.de.peek_ws() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.de.at += 1;
-                if self.de.peek_ws() != Some(b'"') {
-                    return self.de.decline();
+        let (input, at) = (self.de.input, self.de.at);
+        if !self.first && input.get(at) == Some(&b',') && input.get(at + 1) == Some(&b'"') {
+            // Compact JSON's `,"`.
+            self.de.at = at + 1;
+        } else {
+            match self.de.peek_ws() {
+                Some(b'}') => return Ok(None),
+                Some(b',') if !self.first => {
+                    self.de.at += 1;
+                    if self.de.peek_ws() != Some(b'"') {
+                        return self.de.decline();
+                    }
                 }
+                Some(b'"') if self.first => self.first = false,
+                _ => return self.de.decline(),
             }
-            Some(b'"') if self.first => self.first = false,
-            _ => return self.de.decline(),
         }
         let result = seed.deserialize(MapKey { de: &mut *self.de });
         self.de.track(result).map(Some)
@@ -798,6 +1076,14 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, 'de> {
         let result = seed.deserialize(&mut *self.de);
         self.de.track(result)
     }
+}
+
+macro_rules! numeric_keys {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            self.de.quoted_number(visitor, true, |d, v| de::Deserializer::$method(d, v))
+        }
+    )*};
 }
 
 /// An object's key, `at` on its opening quote.
@@ -827,7 +1113,7 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
     ) -> Result<V::Value> {
         let de = &mut *self.de;
         if name == RAW_VALUE_TOKEN {
-            return de.decline();
+            return de.raw_value(visitor);
         }
         let result = visitor.visit_newtype_struct(MapKey { de: &mut *de });
         de.track(result)
@@ -850,45 +1136,35 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
         de::Deserializer::deserialize_bytes(self.de, visitor)
     }
 
-    // Numbers and booleans in quotes (`{"1": …}`): serde_json reads the whole document.
-    fn deserialize_bool<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
+    // Numbers and booleans in quotes (`{"1": …}`), as serde_json reads numeric and boolean keys.
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let de = &mut *self.de;
+        let rest = &de.input[de.at..];
+        let value = if rest.starts_with(b"\"true\"") {
+            de.at += 6;
+            true
+        } else if rest.starts_with(b"\"false\"") {
+            de.at += 7;
+            false
+        } else {
+            return de.decline();
+        };
+        let result = visitor.visit_bool(value);
+        de.track(result)
     }
-    fn deserialize_i8<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
+
+    numeric_keys! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_f32 deserialize_f64
     }
-    fn deserialize_i16<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.de.quoted_number(visitor, false, |d, v| de::Deserializer::deserialize_i128(d, v))
     }
-    fn deserialize_i32<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_i128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_u128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
-        self.de.decline()
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.de.quoted_number(visitor, false, |d, v| de::Deserializer::deserialize_u128(d, v))
     }
 
     serde::forward_to_deserialize_any! {
@@ -1051,6 +1327,12 @@ pub(crate) mod probe {
         pub lenient: Option<u32>,
         #[serde(alias = "other")]
         pub renamed: Option<String>,
+        pub big: Option<i128>,
+        pub ubig: Option<u128>,
+        pub raw: Option<Box<serde_json::value::RawValue>>,
+        pub signed_keys: Option<BTreeMap<i64, u8>>,
+        pub bool_keys: Option<BTreeMap<bool, u8>>,
+        pub wide_keys: Option<BTreeMap<u128, u8>>,
     }
 
     /// Swallows its error: serde_json then goes on from wherever it stopped.
@@ -1241,6 +1523,47 @@ mod tests {
     }
 
     #[test]
+    fn floats_are_read_as_serde_json_reads_them() {
+        assert!(numbers().floats, "this build of serde_json reads floats another way");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts = Vec::new();
+        for _ in 0..20_000 {
+            let f = f64::from_bits(next());
+            if f.is_finite() {
+                texts.push(format!("{f}"));
+                texts.push(format!("{f:e}"));
+                texts.push(format!("{:.3}", f / 1e300));
+            }
+            let (int, frac, exp) = (next() % 1_000_000, next() % 10_000_000_000, next() % 700);
+            texts.push(format!("{int}.{frac:010}e-{exp}"));
+            texts.push(format!("-{int}.{frac}E+{}", exp / 3));
+            texts.push(format!("0.{frac:019}"));
+        }
+        let mut fast = 0;
+        for text in &texts {
+            let ours = from_slice::<f64>(text.as_bytes());
+            let theirs = serde_json::from_str::<f64>(text).ok();
+            assert_eq!(ours.map(f64::to_bits), theirs.map(f64::to_bits), "{text}");
+            let mut reader = Reader {
+                text,
+                input: text.as_bytes(),
+                at: 0,
+                depth: 0,
+                failed: false,
+                scratch: String::new(),
+            };
+            fast += usize::from(reader.number(true).is_some());
+        }
+        assert!(fast > texts.len() / 2, "{fast} of {} read here", texts.len());
+    }
+
+    #[test]
     fn escapes_are_read_by_serde_json() {
         fast(r#""a\"b\\c\/d\be\ff\ng\rh\ti\u00e9j""#);
         fast(r#"{"x\u0041":"\u00e9","skipped":["\\","\u12ab"]}"#);
@@ -1317,14 +1640,62 @@ mod tests {
     }
 
     #[test]
-    fn raw_values_are_left_to_serde_json() {
-        #[derive(Deserialize)]
-        struct Raw {
-            #[allow(dead_code)]
-            raw: Box<serde_json::value::RawValue>,
+    fn raw_values_are_made_by_serde_json() {
+        use serde_json::value::RawValue;
+
+        /// A raw key (`RawValue` is not `Ord`).
+        #[derive(PartialEq, Eq, PartialOrd, Ord)]
+        struct RawKey(String);
+        impl<'de> Deserialize<'de> for RawKey {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                Box::<RawValue>::deserialize(d).map(|raw| RawKey(raw.get().to_owned()))
+            }
         }
-        assert!(from_str::<Raw>(r#"{"raw":[1, 2]}"#).is_none());
-        assert_eq!(serde_json::from_str::<Raw>(r#"{"raw":[1, 2]}"#).unwrap().raw.get(), "[1, 2]");
+        #[derive(Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            borrowed: &'a RawValue,
+            owned: Box<RawValue>,
+            keys: std::collections::BTreeMap<RawKey, u8>,
+        }
+        let json = r#"{"borrowed": [1, {"a" :"\u0041"}] ,"owned":"x\n","keys":{"k\"":1}}"#;
+        let fast: Raw<'_> = from_str(json).unwrap();
+        let serde: Raw<'_> = serde_json::from_str(json).unwrap();
+        assert_eq!(fast.borrowed.get(), r#"[1, {"a" :"\u0041"}]"#);
+        assert_eq!(fast.borrowed.get(), serde.borrowed.get());
+        assert_eq!(fast.owned.get(), serde.owned.get());
+        let keys = |raw: &Raw<'_>| raw.keys.keys().map(|k| k.0.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&fast), [r#""k\"""#]);
+        assert_eq!(keys(&fast), keys(&serde));
+    }
+
+    #[test]
+    fn numeric_and_boolean_keys_are_read_as_serde_json_reads_them() {
+        let json = r#"{"signedKeys":{"-1":2,"3":4},"boolKeys":{"true":1,"false":0},"keyed":{"7":true},"wideKeys":{"340282366920938463463374607431768211455":1},"big":-170141183460469231731687303715884105728,"ubig":340282366920938463463374607431768211455}"#;
+        let probe: Probe = from_str(json).unwrap();
+        assert_eq!(probe.signed_keys.unwrap().get(&-1), Some(&2));
+        assert_eq!(probe.big, Some(i128::MIN));
+        assert_eq!(probe.ubig, Some(u128::MAX));
+        check_against_serde(json.as_bytes());
+        for bad in [
+            r#"{"signedKeys":{"1.5":2}}"#,
+            r#"{"signedKeys":{" 1":2}}"#,
+            r#"{"signedKeys":{"1 ":2}}"#,
+            r#"{"signedKeys":{"":2}}"#,
+            r#"{"signedKeys":{"99999999999999999999":2}}"#,
+            r#"{"boolKeys":{"True":1}}"#,
+            r#"{"boolKeys":{"true ":1}}"#,
+            r#"{"wideKeys":{"1e3":1}}"#,
+            r#"{"wideKeys":{"-1":1}}"#,
+            r#"{"big":1.5}"#,
+            r#"{"ubig":-1}"#,
+        ] {
+            assert!(from_str::<Probe>(bad).is_none(), "{bad}");
+            assert!(serde_json::from_str::<Probe>(bad).is_err(), "{bad}");
+            check_against_serde(bad.as_bytes());
+        }
     }
 
     #[test]

@@ -108,6 +108,17 @@ pub(crate) fn string_stop(bytes: &[u8], mut at: usize) -> usize {
 pub(crate) const POW10: [u64; 9] =
     [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
+/// 10 to the power of `n`, for `n` up to 19.
+pub(crate) const POW10_U64: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut n = 1;
+    while n < 20 {
+        table[n] = table[n - 1] * 10;
+        n += 1;
+    }
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
