@@ -134,19 +134,26 @@ fn generate(func: &ItemFn, handler: &Handler, options: &Options) -> TokenStream 
         // `Record<V, K>` as written: each type is checked on its own (whole) tokens, so a
         // `Json` of another crate is reported too, and `run_record` names them with those same
         // tokens: rustc then reports an unmet `Decode` bound once, there.
-        RecordType::Written { value, key } => {
+        RecordType::Written { value, key } | RecordType::Batch { value, key } => {
             let mut checks =
                 vec![quote_spanned!(value.span()=> #private::assert_decode::<#value>();)];
             checks.extend(
                 key.iter().map(|k| quote_spanned!(k.span()=> #private::assert_decode::<#k>();)),
             );
             let key = key.as_ref().map_or_else(|| quote!(_), |k| quote!(#k));
-            let run = match state {
-                Some(_) => {
+            let batch = matches!(handler.record, RecordType::Batch { .. });
+            let run = match (state, batch) {
+                (Some(_), false) => {
                     quote_spanned!(output=> #private_at_output::run_record_with_state::<#value, #key, #threads #init_type _, _, _>)
                 }
-                None => {
+                (None, false) => {
                     quote_spanned!(output=> #private_at_output::run_record::<#value, #key, _, _>)
+                }
+                (Some(_), true) => {
+                    quote_spanned!(output=> #private_at_output::run_batch_with_state::<#value, #key, #threads #init_type _, _, _>)
+                }
+                (None, true) => {
+                    quote_spanned!(output=> #private_at_output::run_batch::<#value, #key, _, _>)
                 }
             };
             quote! {
@@ -207,7 +214,7 @@ fn test_consumer(
     let vis = &func.vis;
     let consumer = quote::format_ident!("{}_consumer", name);
     let (value, key) = match &handler.record {
-        RecordType::Written { value, key } => {
+        RecordType::Written { value, key } | RecordType::Batch { value, key } => {
             (quote!(#value), key.as_ref().map_or_else(|| quote!(()), |k| quote!(#k)))
         }
         RecordType::Other(ty) => (
@@ -215,14 +222,21 @@ fn test_consumer(
             quote!(<#ty as #krate::__private::IsRecord>::Key),
         ),
     };
+    // A bulk handler's consumer is named by `Handles` (a `Handler` handles one record).
+    let (stateless, stateful, handles) = match handler.record {
+        RecordType::Batch { .. } => {
+            (quote!(consumer_batch), quote!(consumer_batch_with_state), quote!(Handles))
+        }
+        _ => (quote!(consumer), quote!(consumer_with_state), quote!(Handler)),
+    };
     let (state, build) = match (&handler.state, init) {
         (Some(state), Some(init)) => (
             quote!(#state),
-            quote!(__msk_lambda_private::consumer_with_state::<#value, #key, #threads _, #state, _, _>(#init #name, #settings)),
+            quote!(__msk_lambda_private::#stateful::<#value, #key, #threads _, #state, _, _>(#init #name, #settings)),
         ),
         _ => (
             quote!(()),
-            quote!(__msk_lambda_private::consumer::<#value, #key, _, _>(#name, #settings)),
+            quote!(__msk_lambda_private::#stateless::<#value, #key, _, _>(#name, #settings)),
         ),
     };
     let doc = format!(
@@ -232,7 +246,7 @@ fn test_consumer(
         #[doc = #doc]
         #[cfg(test)]
         #[allow(dead_code)]
-        #vis fn #consumer() -> #krate::Consumer<impl #krate::Handler<#value, #key, #state>, #state, #value, #key> {
+        #vis fn #consumer() -> #krate::Consumer<impl #krate::#handles<#value, #key, #state>, #state, #value, #key> {
             #build
         }
     }

@@ -12,7 +12,8 @@ mod expand;
 mod options;
 mod signature;
 
-/// Turns `async fn(record: Record<V, K>) -> Result<(), E>` into the Lambda function's `main`.
+/// Turns `async fn(record: Record<V, K>) -> Result<(), E>` (or a bulk handler,
+/// `async fn(batch: Batch<V, K>) -> Result<(), E>`) into the Lambda function's `main`.
 ///
 /// See `msk_lambda::msk_handler` for the full documentation.
 #[proc_macro_attribute]

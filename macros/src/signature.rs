@@ -17,6 +17,8 @@ pub(crate) struct Handler {
 pub(crate) enum RecordType {
     /// `Record<V>` or `Record<V, K>`: the key and value types are checked on their own tokens.
     Written { value: Type, key: Option<Box<Type>> },
+    /// `Batch<V>` or `Batch<V, K>`: a bulk handler, given a partition's records at once.
+    Batch { value: Type, key: Option<Box<Type>> },
     /// Anything else (a type alias, a renamed import, or a mistake): the type system decides,
     /// through a check spanned on this type.
     Other(Type),
@@ -114,20 +116,35 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
     }
 }
 
-/// `Record<V>` or `Record<V, K>` as written; any other type is left to the type system (it may
-/// be an alias of a record), except a `Record` written with a wrong number of types.
+const BATCH_SHAPE: &str =
+    "`async fn handle(batch: Batch<Json<MyEvent>>) -> Result<(), BatchError>`";
+
+/// `Record<V>` / `Record<V, K>` or `Batch<V>` / `Batch<V, K>` as written; any other type is
+/// left to the type system (it may be an alias of a record), except a `Record` or `Batch`
+/// written with a wrong number of types, and the near misses of a batch (a `Vec` or slice of
+/// records, a borrowed batch).
 fn record_types(ty: &Type) -> syn::Result<RecordType> {
+    if let Some(error) = batch_near_miss(ty) {
+        return Err(error);
+    }
     let other = Ok(RecordType::Other(ty.clone()));
     let Type::Path(TypePath { qself: None, path }) = ty else {
         return other;
     };
-    let Some(last) = path.segments.last().filter(|s| s.ident == "Record") else {
+    let Some(last) = path.segments.last() else {
+        return other;
+    };
+    let name = if last.ident == "Record" {
+        "Record"
+    } else if last.ident == "Batch" {
+        "Batch"
+    } else {
         return other;
     };
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return Err(syn::Error::new_spanned(
             ty,
-            "`Record` needs the value type: `Record<V>` or `Record<V, K>`, e.g. `Record<Json<MyEvent>>`",
+            format!("`{name}` needs the value type: `{name}<V>` or `{name}<V, K>`, e.g. `{name}<Json<MyEvent>>`"),
         ));
     };
     let types: Vec<&Type> = args
@@ -141,12 +158,65 @@ fn record_types(ty: &Type) -> syn::Result<RecordType> {
     if types.len() != args.args.len() || types.is_empty() || types.len() > 2 {
         return Err(syn::Error::new_spanned(
             args,
-            "`Record` takes one or two types: `Record<V>` or `Record<V, K>`",
+            format!("`{name}` takes one or two types: `{name}<V>` or `{name}<V, K>`"),
         ));
     }
-    Ok(RecordType::Written {
-        value: types[0].clone(),
-        key: types.get(1).map(|t| Box::new((*t).clone())),
+    let value = types[0].clone();
+    let key = types.get(1).map(|t| Box::new((*t).clone()));
+    Ok(match name {
+        "Record" => RecordType::Written { value, key },
+        _ => RecordType::Batch { value, key },
+    })
+}
+
+/// The last path segment's name and its first type argument: `Vec` and `Record<..>` for
+/// `Vec<Record<..>>`.
+fn last_segment(ty: &Type) -> Option<(&syn::Ident, Option<&Type>)> {
+    let Type::Path(TypePath { qself: None, path }) = ty else {
+        return None;
+    };
+    let last = path.segments.last()?;
+    let first = match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Some((&last.ident, first))
+}
+
+fn is_named(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|(ident, _)| ident == name)
+}
+
+/// A parameter that looks like an attempt at a bulk handler: `Vec<Record<..>>`, `&[Record<..>]`,
+/// `&Batch<..>`.
+fn batch_near_miss(ty: &Type) -> Option<syn::Error> {
+    let records = match ty {
+        Type::Reference(r) if is_named(&r.elem, "Batch") => {
+            return Some(syn::Error::new_spanned(
+                ty,
+                format!(
+                    "a bulk handler takes its batch by value (it owns the records): {BATCH_SHAPE}"
+                ),
+            ));
+        }
+        Type::Reference(r) => match &*r.elem {
+            Type::Slice(slice) => Some(&*slice.elem),
+            _ => None,
+        },
+        Type::Slice(slice) => Some(&*slice.elem),
+        _ => match last_segment(ty) {
+            Some((ident, item)) if ident == "Vec" => item,
+            _ => None,
+        },
+    }?;
+    is_named(records, "Record").then(|| {
+        syn::Error::new_spanned(
+            ty,
+            format!("a bulk handler takes the records of one partition (in offset order) as `Batch<V, K>` (`msk_lambda::Batch`): {BATCH_SHAPE}"),
+        )
     })
 }
 

@@ -45,6 +45,7 @@ pub mod function;
 mod handler;
 mod headers;
 mod json;
+mod json_fast;
 mod json_path;
 mod lambda;
 mod local;
@@ -62,6 +63,9 @@ mod record_decode;
 mod report;
 mod runtime_api;
 pub mod schema;
+#[cfg(feature = "secrets-manager")]
+mod secrets;
+mod swar;
 pub mod testing;
 mod unwind;
 mod workers;
@@ -138,6 +142,34 @@ pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 /// Type aliases and renamed imports work (`type OrderRecord = Record<Json<Order>>;`,
 /// `type HandlerResult = Result<(), msk_lambda::Error>;`, `use msk_lambda::Record as KafkaRecord;`):
 /// the types are checked by the compiler, and a wrong one is reported on the type at fault.
+///
+/// # Bulk handlers
+///
+/// A first parameter written `Batch<V>` or `Batch<V, K>` makes a bulk handler: it receives the
+/// decoded records of one partition at once, in offset order, and returns
+/// `Result<(), E>` with `E: Into<BatchError>` ([`BatchError`] itself, or any error, which fails
+/// the whole batch). The main is then [`Consumer::bulk`] / [`Consumer::bulk_with_state`]; every
+/// option applies.
+///
+/// ```no_run
+/// use msk_lambda::{msk_handler, Batch, BatchError, Json};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Order {
+///     id: u64,
+/// }
+///
+/// #[msk_handler(failure = "continue")]
+/// async fn handle(batch: Batch<Json<Order>>) -> Result<(), BatchError> {
+///     let mut failed = BatchError::none();
+///     for record in &batch {
+///         if record.value().id == 0 {
+///             failed = failed.record(record.offset(), "order id 0");
+///         }
+///     }
+///     failed.into_result()
+/// }
+/// ```
 ///
 /// # Your own `main`
 ///

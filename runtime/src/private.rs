@@ -4,6 +4,7 @@
 //! Generated code names nothing of msk-lambda outside this module, so that the macro and the
 //! runtime can change together without breaking the paths users' expansions resolve.
 
+pub use crate::bulk::{Batch, BatchError};
 pub use crate::config::{FailurePolicy, ResponseMode};
 pub use crate::consumer::Consumer;
 pub use crate::decode::Decode;
@@ -14,6 +15,7 @@ pub use core::time::Duration;
 
 use std::process::ExitCode;
 
+use crate::bulk::{Bulk, BulkStateful};
 use crate::consumer::StateInit;
 use crate::handler::{Handles, Stateful, Stateless};
 use crate::Error;
@@ -221,6 +223,61 @@ where
     E: Into<Error>,
 {
     options.apply::<_, _, _, _, T>(Consumer::with_state(init, handler))
+}
+
+/// The generated `main` of a bulk handler taking `Batch<V, K>` as written:
+/// `Consumer::bulk(handler)` with the options, then [`Consumer::main`]. Named like
+/// [`run_record`]: `V` and `K` with the user's tokens, the call spanned on the return type.
+pub fn run_batch<V, K, F, E>(handler: F, options: Options) -> ExitCode
+where
+    V: Decode + 'static,
+    K: Decode + 'static,
+    F: AsyncFn(Batch<V, K>) -> Result<(), E> + Sync + 'static,
+    E: Into<BatchError>,
+{
+    consumer_batch(handler, options).main()
+}
+
+/// [`run_batch`] with shared state: `Consumer::bulk_with_state(init, handler)`.
+pub fn run_batch_with_state<V, K, T, I, S, F, E>(init: I, handler: F, options: Options) -> ExitCode
+where
+    V: Decode + 'static,
+    K: Decode + 'static,
+    T: Threads<S>,
+    I: StateInit<S> + Send + Sync + 'static,
+    S: 'static,
+    F: AsyncFn(Batch<V, K>, &S) -> Result<(), E> + Sync + 'static,
+    E: Into<BatchError>,
+{
+    consumer_batch_with_state::<V, K, T, I, S, F, E>(init, handler, options).main()
+}
+
+/// The consumer of a bulk handler, with the options (see [`consumer`]).
+pub fn consumer_batch<V, K, F, E>(handler: F, options: Options) -> Consumer<Bulk<F>, (), V, K>
+where
+    V: Decode,
+    K: Decode,
+    F: AsyncFn(Batch<V, K>) -> Result<(), E> + Sync,
+    E: Into<BatchError>,
+{
+    options.apply::<_, _, _, _, Shared>(Consumer::bulk(handler))
+}
+
+/// [`consumer_batch`] with shared state.
+pub fn consumer_batch_with_state<V, K, T, I, S, F, E>(
+    init: I,
+    handler: F,
+    options: Options,
+) -> Consumer<BulkStateful<F>, S, V, K>
+where
+    V: Decode,
+    K: Decode,
+    T: Threads<S>,
+    I: StateInit<S> + Send + Sync + 'static,
+    F: AsyncFn(Batch<V, K>, &S) -> Result<(), E> + Sync,
+    E: Into<BatchError>,
+{
+    options.apply::<_, _, _, _, T>(Consumer::bulk_with_state(init, handler))
 }
 
 /// A handler's first parameter: `Record<V, K>` with decodable `V` and `K`, however it is

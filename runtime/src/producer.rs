@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use rskafka::client::error::{Error as KafkaError, ProtocolError};
@@ -43,6 +43,8 @@ use rskafka::{BackoffConfig, BackoffError, ConnectionError, SaslError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
+
+use crate::secrets;
 
 /// How the producer authenticates. Every mode but [`Plaintext`](Auth::Plaintext) runs over TLS,
 /// with the server's certificate and name verified (against Mozilla's roots, or the bundle
@@ -1122,75 +1124,28 @@ async fn client_identity(
     }
 }
 
-type SecretCache =
-    tokio::sync::Mutex<HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>;
-
-/// The JSON object in a Secrets Manager secret, fetched once per process (per ARN) with the
-/// standard AWS configuration chain (so `AWS_ENDPOINT_URL` and friends apply).
+/// The JSON object in a Secrets Manager secret, fetched once per process (per ARN).
 async fn secret_json(
     arn: &str,
     timeout: Duration,
-) -> Result<Arc<serde_json::Map<String, serde_json::Value>>, ProducerError> {
-    static CACHE: OnceLock<SecretCache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    // Held across the fetch: concurrent connects wait for one fetch.
-    let mut cache = cache.lock().await;
-    if let Some(found) = cache.get(arn) {
-        return Ok(Arc::clone(found));
-    }
-    let error = |message: String| ProducerError::new(ErrorKind::Secret, message);
-    let fetch = async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        // arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME: the secret lives in REGION.
-        if let Some(region) =
-            arn.split(':').nth(3).filter(|r| arn.starts_with("arn:") && !r.is_empty())
-        {
-            loader = loader.region(aws_config::Region::new(region.to_owned()));
-        }
-        let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
-        client.get_secret_value().secret_id(arn).send().await
-    };
-    let output = match tokio::time::timeout(timeout, fetch).await {
-        Err(_) => {
-            return Err(ProducerError::timeout(
-                &format!("reading the secret `{arn}` from AWS Secrets Manager"),
-                timeout,
-            ))
-        }
-        Ok(Err(e)) => {
-            let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(&e);
-            return Err(error(format!(
-                "cannot read the secret `{arn}` from AWS Secrets Manager (does it exist, and may the role read it and decrypt it with its KMS key?): {detail}"
-            )));
-        }
-        Ok(Ok(output)) => output,
-    };
-    let text = output.secret_string().ok_or_else(|| {
-        error(format!("the secret `{arn}` has no string value (a binary secret?): it should hold a JSON object"))
-    })?;
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| error(format!("the secret `{arn}` is not JSON: {e}")))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(error(format!("the secret `{arn}` is JSON but not an object")));
-    };
-    let map = Arc::new(map);
-    cache.insert(arn.to_owned(), Arc::clone(&map));
-    Ok(map)
+) -> Result<Arc<secrets::SecretObject>, ProducerError> {
+    secrets::cached_object(arn, timeout).await.map_err(|e| match e {
+        secrets::SecretError::TimedOut => ProducerError::timeout(
+            &format!("reading the secret `{arn}` from AWS Secrets Manager"),
+            timeout,
+        ),
+        secrets::SecretError::Failed(message) => ProducerError::new(ErrorKind::Secret, message),
+    })
 }
 
 /// A string field of a secret.
 fn secret_field(
-    secret: &serde_json::Map<String, serde_json::Value>,
+    secret: &secrets::SecretObject,
     arn: &str,
     field: &str,
 ) -> Result<String, ProducerError> {
-    match secret.get(field) {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(ProducerError::new(
-            ErrorKind::Secret,
-            format!("the secret `{arn}` has no non-empty string field `{field}`"),
-        )),
-    }
+    secrets::string_field(secret, arn, field)
+        .map_err(|message| ProducerError::new(ErrorKind::Secret, message))
 }
 
 /// The MSK IAM token for `region`: a SigV4-presigned URL for `kafka-cluster:Connect`,

@@ -1,10 +1,12 @@
-//! Shared pieces of the integration tests: fixture paths.
+//! Shared pieces of the integration tests: fixture paths, and the servers tests run against
+//! (a Kafka broker, a Lambda emulator, PostgreSQL).
 
 #![forbid(unsafe_code)]
 
 pub mod broker;
 pub mod e2e_function;
 pub mod emulator;
+pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -100,8 +102,10 @@ pub fn fuzz_one(data: &[u8]) {
         }
     }
 
-    // The fast event parser must agree with serde_json wherever it accepts an event.
+    // The fast event parser must agree with serde_json wherever it accepts an event, and so
+    // must the fast JSON reader behind `Json<T>` (the event is JSON too).
     msk_lambda::__differential::check_against_serde(data);
+    msk_lambda::__differential::check_json_against_serde(data);
 
     thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()

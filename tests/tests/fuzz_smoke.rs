@@ -3,7 +3,9 @@
 //! coverage-guided fuzzer runs the same target for longer (see the README).
 
 use base64::Engine as _;
-use msk_lambda::__differential::{check_against_serde, lambda_layout_records};
+use msk_lambda::__differential::{
+    check_against_serde, check_json_against_serde, json_fast_reads, lambda_layout_records,
+};
 use msk_lambda_tests::fuzz_one;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -70,6 +72,67 @@ fn any_json() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::vec(("[a-z]{1,3}", inner), 0..3)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// JSON values for `Json<T>`'s fast reader: any string (escapes, non-ASCII, control
+/// characters), any number, nesting, and keys that are the fields of the differential check's
+/// struct (so that its typed paths run on values of every type).
+fn value_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (0u8..=255).prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<String>().prop_map(Value::String),
+        "[a-zA-Z0-9 /.-]{0,24}".prop_map(Value::String),
+        prop::sample::select(vec!["Unit", "New", "Pair", "Fields", "A", "B"]).prop_map(Value::from),
+    ];
+    let key = prop_oneof![
+        prop::sample::select(vec![
+            "userId",
+            "eventType",
+            "n",
+            "u",
+            "f",
+            "g",
+            "b",
+            "c",
+            "unit",
+            "list",
+            "bytes",
+            "map",
+            "keyed",
+            "tuple",
+            "kind",
+            "untagged",
+            "tagged",
+            "nested",
+            "any",
+            "lenient",
+            "renamed",
+            "other",
+            "id",
+            "a",
+            "t",
+            "x",
+            "y",
+            "New",
+            "Pair",
+            "Fields",
+        ])
+        .prop_map(str::to_owned),
+        any::<String>(),
+    ];
+    leaf.prop_recursive(4, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..6)
                 .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
@@ -248,5 +311,32 @@ fn lambda_seeds_reach_the_straight_line_path() {
         assert_eq!(lambda_layout_records(&data), Some(straight), "{name}");
         check_against_serde(&data);
         fuzz_one(&data);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: msk_lambda_tests::proptest_cases(400), ..ProptestConfig::default() })]
+
+    /// Any JSON value as serde_json writes it (compact or pretty) is read by `Json<T>`'s fast
+    /// reader itself, and read exactly as serde_json reads it (as a `Value` and as typed
+    /// structs).
+    #[test]
+    fn json_values_take_the_fast_reader(value in value_json(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
+        prop_assert!(json_fast_reads(text.as_bytes()), "declined: {}", text);
+        check_json_against_serde(text.as_bytes());
+    }
+
+    /// Mutated JSON (bytes set, inserted, removed, cut): wherever the fast reader accepts it,
+    /// serde_json reads the same.
+    #[test]
+    fn mutated_json_agrees_with_serde(value in value_json(), edits in prop::collection::vec(edit(), 1..6)) {
+        let data = mutate(serde_json::to_vec(&value).unwrap(), &edits);
+        check_json_against_serde(&data);
+    }
+
+    #[test]
+    fn random_bytes_as_json(data in prop::collection::vec(any::<u8>(), 0..64)) {
+        check_json_against_serde(&data);
     }
 }

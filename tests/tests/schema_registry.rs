@@ -843,3 +843,74 @@ async fn json_schema_validation_with_the_writer_schema() {
     assert!(message.contains("/properties/amountCents/type"), "{message}");
     assert!(!message.contains("25.00") && !message.contains("EURO"), "{message}");
 }
+
+/// Confluent credentials from an AWS Secrets Manager secret (moto's server mode, the real AWS
+/// SDK): `MSK_LAMBDA_SCHEMA_REGISTRY_SECRET_ARN` names the secret an event source mapping's
+/// `BASIC_AUTH` uses, and its username and password reach the registry as basic auth. A secret
+/// without a password, one that is not JSON and one that does not exist are errors naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluent_credentials_from_a_secrets_manager_secret() {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let moto = Moto::start();
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&moto.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build(),
+    );
+    let create = |name: &'static str, text: &'static str| {
+        let client = client.clone();
+        async move {
+            let made = client.create_secret().name(name).secret_string(text).send().await.unwrap();
+            made.arn().unwrap().to_owned()
+        }
+    };
+    let arn = create("registry", r#"{"username":"key","password":"secret"}"#).await;
+
+    // The standard variables the AWS SDK reads (no other test of this binary reads them, nor
+    // resolves a Confluent URL from the environment).
+    std::env::set_var("AWS_ENDPOINT_URL", &moto.url);
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var(msk_lambda::schema::SCHEMA_REGISTRY_SECRET_ENV, &arn);
+    let server = RestStandIn::start();
+    let resolved = SchemaRegistry::from_uri(&server.url).await;
+    std::env::set_var("MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME", "other");
+    std::env::set_var("MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD", "other");
+    let both = SchemaRegistry::from_uri(&server.url).await;
+    for name in [
+        msk_lambda::schema::SCHEMA_REGISTRY_SECRET_ENV,
+        "MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME",
+        "MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD",
+    ] {
+        std::env::remove_var(name);
+    }
+    let both = both.expect_err("a secret and a user name both set");
+    assert!(both.to_string().contains("not both"), "{both}");
+
+    let consumer =
+        Consumer::new(|_: Record<Avro<Order>>| async { Ok::<(), msk_lambda::Error>(()) })
+            .schema_registry(resolved.unwrap());
+    let v1 = b64(&case("avro-confluent-v1-writer")["bytes_b64"]);
+    let event = TestEvent::msk().record(TestRecord::new("orders", 0, 0).value(&v1)).to_bytes();
+    assert!(consumer.invoke(&event).await.unwrap().batch_item_failures.is_empty());
+    assert_eq!(server.auth_seen.lock().unwrap().as_deref(), Some("Basic a2V5OnNlY3JldA=="));
+
+    let no_password = create("no-password", r#"{"username":"key"}"#).await;
+    let not_json = create("not-json", "key:secret").await;
+    let missing = arn.replace("registry", "absent");
+    for (arn, expected) in [
+        (&no_password, "no non-empty string field `password`"),
+        (&not_json, "is not JSON"),
+        (&missing, "cannot read the secret"),
+    ] {
+        let error =
+            msk_lambda::schema::ConfluentAuth::from_secret(&client, arn).await.expect_err(expected);
+        let message = error.to_string();
+        assert!(message.contains(expected) && message.contains(arn.as_str()), "{message}");
+    }
+}

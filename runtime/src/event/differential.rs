@@ -23,6 +23,21 @@ pub fn check_against_serde(json: &[u8]) {
     assert_eq!(normalize(fast), normalize(serde), "{:?}", String::from_utf8_lossy(json));
 }
 
+/// Panics when the fast JSON reader behind `Json<T>` accepts `json` but serde_json rejects it or
+/// reads it differently, for `serde_json::Value` and a struct of most serde shapes. For the
+/// fuzz target and the fuzz smoke test.
+#[cfg(feature = "__differential")]
+pub fn check_json_against_serde(json: &[u8]) {
+    crate::json_fast::check_against_serde(json);
+}
+
+/// Whether the fast JSON reader behind `Json<T>` reads `json` as a `serde_json::Value` itself
+/// (rather than leaving it to serde_json). Tests use it to prove they reach it.
+#[cfg(feature = "__differential")]
+pub fn json_fast_reads(json: &[u8]) -> bool {
+    crate::json_fast::reads_value(json)
+}
+
 /// How many records of `json` the fast parser read in exactly Lambda's layout (its straight-line
 /// path), or `None` when it declines the event. Tests use it to prove they reach that path.
 pub fn lambda_layout_records(json: &[u8]) -> Option<usize> {

@@ -42,6 +42,50 @@ impl fmt::Debug for ConfluentAuth {
     }
 }
 
+/// The environment variable naming an AWS Secrets Manager secret with the Confluent registry's
+/// credentials: the same secret an event source mapping's `BASIC_AUTH` schema-registry access
+/// configuration names, a JSON object `{"username": "...", "password": "..."}` (for Confluent
+/// Cloud, the API key and secret).
+pub const SCHEMA_REGISTRY_SECRET_ENV: &str = "MSK_LAMBDA_SCHEMA_REGISTRY_SECRET_ARN";
+
+#[cfg(feature = "secrets-manager")]
+impl ConfluentAuth {
+    /// Basic-auth credentials from the AWS Secrets Manager secret `arn`, read with `client`: a
+    /// JSON object with non-empty string fields `username` and `password` (see
+    /// [`SCHEMA_REGISTRY_SECRET_ENV`]).
+    pub async fn from_secret(
+        client: &aws_sdk_secretsmanager::Client,
+        arn: &str,
+    ) -> Result<ConfluentAuth, RegistryError> {
+        let secret =
+            crate::secrets::read_object(client, arn).await.map_err(RegistryError::unavailable)?;
+        let field = |name| {
+            crate::secrets::string_field(&secret, arn, name).map_err(RegistryError::unavailable)
+        };
+        Ok(ConfluentAuth::Basic { username: field("username")?, password: field("password")? })
+    }
+}
+
+/// The credentials in the secret [`SCHEMA_REGISTRY_SECRET_ENV`] names, read with the standard
+/// AWS configuration chain.
+async fn auth_from_env_secret(arn: &str) -> Result<ConfluentAuth, RegistryError> {
+    #[cfg(feature = "secrets-manager")]
+    {
+        let client = crate::secrets::client_for(arn).await;
+        tokio::time::timeout(REQUEST_TIMEOUT, ConfluentAuth::from_secret(&client, arn))
+            .await
+            .map_err(|_| {
+                RegistryError::unavailable(format!(
+                    "reading the secret `{arn}` from AWS Secrets Manager took longer than {REQUEST_TIMEOUT:?}"
+                ))
+            })?
+    }
+    #[cfg(not(feature = "secrets-manager"))]
+    Err(RegistryError::unavailable(format!(
+        "{SCHEMA_REGISTRY_SECRET_ENV} is set (`{arn}`), but msk-lambda was built without its `secrets-manager` feature"
+    )))
+}
+
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// A Confluent Schema Registry reached over HTTP or HTTPS (certificates checked against the
@@ -79,20 +123,28 @@ impl ConfluentRegistry {
         })
     }
 
-    /// The registry at `url`, with basic-auth credentials from
-    /// `MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME` and `MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD` when set
-    /// (both or neither).
-    pub fn from_env(url: &str) -> Result<Self, RegistryError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    /// The registry at `url`, with basic-auth credentials from the environment, if any:
+    /// - `MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME` and `MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD` (both
+    ///   or neither), or
+    /// - [`SCHEMA_REGISTRY_SECRET_ENV`] (`MSK_LAMBDA_SCHEMA_REGISTRY_SECRET_ARN`): an AWS Secrets
+    ///   Manager secret (feature `secrets-manager`), read once, with the standard AWS
+    ///   configuration chain; see [`ConfluentAuth::from_secret`].
+    pub async fn from_env(url: &str) -> Result<Self, RegistryError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let registry = ConfluentRegistry::new(url)?;
         match (
             var("MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME"),
             var("MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD"),
+            var(SCHEMA_REGISTRY_SECRET_ENV),
         ) {
-            (Some(username), Some(password)) => {
+            (None, None, None) => Ok(registry),
+            (Some(username), Some(password), None) => {
                 Ok(registry.auth(ConfluentAuth::Basic { username, password }))
             }
-            (None, None) => Ok(registry),
+            (None, None, Some(arn)) => Ok(registry.auth(auth_from_env_secret(arn.trim()).await?)),
+            (_, _, Some(_)) => Err(RegistryError::unavailable(format!(
+                "set either {SCHEMA_REGISTRY_SECRET_ENV} or MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME and MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD, not both"
+            ))),
             _ => Err(RegistryError::unavailable(
                 "set both MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME and MSK_LAMBDA_SCHEMA_REGISTRY_PASSWORD, or neither",
             )),
@@ -177,7 +229,7 @@ impl SchemaSource for ConfluentRegistry {
             }
             if !status.is_success() {
                 let hint = match status.as_u16() {
-                    401 | 403 => " (check MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME / _PASSWORD)",
+                    401 | 403 => " (check MSK_LAMBDA_SCHEMA_REGISTRY_USERNAME / _PASSWORD or the secret MSK_LAMBDA_SCHEMA_REGISTRY_SECRET_ARN names)",
                     _ => "",
                 };
                 return Err(RegistryError::unavailable(format!(

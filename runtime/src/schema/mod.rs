@@ -19,7 +19,7 @@ mod glue;
 
 #[cfg(feature = "confluent-registry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "confluent-registry")))]
-pub use confluent::{ConfluentAuth, ConfluentRegistry};
+pub use confluent::{ConfluentAuth, ConfluentRegistry, SCHEMA_REGISTRY_SECRET_ENV};
 pub use error::RegistryError;
 pub use framing::{FramingError, FramingKind, MessageIndexes, SchemaRef, Sniff, Unframed, Uuid};
 #[cfg(feature = "glue-registry")]

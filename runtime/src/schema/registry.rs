@@ -75,7 +75,11 @@ impl SchemaRegistry {
     pub async fn from_uri(uri: &str) -> Result<SchemaRegistry, RegistryError> {
         if uri.starts_with("http://") || uri.starts_with("https://") {
             #[cfg(feature = "confluent-registry")]
-            return Ok(SchemaRegistry::new(super::ConfluentRegistry::from_env(uri)?));
+            // Boxed, as below: the AWS SDK's futures are deep, and the future of a whole Lambda
+            // entry point holds this one (rustc's layout depth limit).
+            return Ok(SchemaRegistry::new(
+                Box::pin(super::ConfluentRegistry::from_env(uri)).await?,
+            ));
             #[cfg(not(feature = "confluent-registry"))]
             return Err(RegistryError::unavailable(format!(
                 "{uri} is a Confluent registry URL, but msk-lambda was built without its `confluent-registry` feature"
@@ -83,7 +87,7 @@ impl SchemaRegistry {
         }
         if uri.starts_with("arn:aws:glue:") {
             #[cfg(feature = "glue-registry")]
-            return Ok(SchemaRegistry::new(super::GlueRegistry::from_arn(uri).await?));
+            return Ok(SchemaRegistry::new(Box::pin(super::GlueRegistry::from_arn(uri)).await?));
             #[cfg(not(feature = "glue-registry"))]
             return Err(RegistryError::unavailable(format!(
                 "{uri} is an AWS Glue registry ARN, but msk-lambda was built without its `glue-registry` feature"

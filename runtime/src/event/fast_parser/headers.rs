@@ -1,6 +1,6 @@
 //! A record's `headers`: `[{"name": [signed bytes]}, …]`, decoded as they are read.
 
-use super::Parser;
+use super::{HeaderValue, Parser};
 use crate::event::wire::RawHeaders;
 use crate::headers::HeaderWriter;
 
@@ -17,6 +17,8 @@ impl<'a> Parser<'a> {
         let count = self.header_list(&mut buf);
         if count.is_none() {
             buf.truncate(start);
+            // Values remembered from this list would point past the end.
+            self.header_values.clear();
         }
         let end = buf.len();
         self.headers = buf;
@@ -39,12 +41,10 @@ impl<'a> Parser<'a> {
             self.expect_next(b'{')?;
             if !self.eat_next(b'}') {
                 loop {
-                    let header = HeaderWriter::begin(buf, self.header_name()?);
+                    let (name, slot) = self.header_name()?;
+                    let header = HeaderWriter::begin(buf, name);
                     self.expect_next(b':')?;
-                    self.expect_next(b'[')?;
-                    if !self.eat_next(b']') {
-                        self.byte_array(buf)?;
-                    }
+                    self.header_value(buf, slot)?;
                     header.end(buf);
                     count += 1;
                     if self.eat_next(b'}') {
@@ -61,20 +61,50 @@ impl<'a> Parser<'a> {
     }
 
     /// A header name, compared with the names of earlier records before being read (and UTF-8
-    /// checked) anew.
-    pub(super) fn header_name(&mut self) -> Option<&'a str> {
+    /// checked) anew; with the index under which it is remembered, if it is.
+    pub(super) fn header_name(&mut self) -> Option<(&'a str, Option<usize>)> {
         self.ws();
         for i in 0..self.header_names.len() {
             let name = self.header_names[i];
             if self.quoted(name) {
-                return Some(name);
+                return Some((name, Some(i)));
             }
         }
         let name = self.text()?;
         if self.header_names.len() < MAX_CACHED_NAMES {
             self.header_names.push(name);
+            return Some((name, Some(self.header_names.len() - 1)));
         }
-        Some(name)
+        Some((name, None))
+    }
+
+    /// A header's value, `[signed bytes]`, appended to `buf`. When it is, byte for byte, the
+    /// JSON of the value last read for the same (remembered) name, its decoded bytes are copied
+    /// instead of being read again.
+    fn header_value(&mut self, buf: &mut Vec<u8>, slot: Option<usize>) -> Option<()> {
+        self.ws();
+        let start = self.at;
+        if let Some(Some(last)) = slot.and_then(|i| self.header_values.get(i)) {
+            if self.json[start..].starts_with(last.json) {
+                self.at += last.json.len();
+                buf.extend_from_within(last.start..last.end);
+                return Some(());
+            }
+        }
+        let decoded = buf.len();
+        self.expect_next(b'[')?;
+        if !self.eat_next(b']') {
+            self.byte_array(buf)?;
+        }
+        if let Some(i) = slot {
+            let value =
+                HeaderValue { json: &self.json[start..self.at], start: decoded, end: buf.len() };
+            if self.header_values.len() <= i {
+                self.header_values.resize(i + 1, None);
+            }
+            self.header_values[i] = Some(value);
+        }
+        Some(())
     }
 }
 

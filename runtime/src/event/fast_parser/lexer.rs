@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use super::{Parser, MAX_DEPTH};
 use crate::event::wire::Base64;
+use crate::swar;
 
 impl<'a> Parser<'a> {
     pub(super) fn ws(&mut self) {
@@ -128,15 +129,23 @@ impl<'a> Parser<'a> {
         let rest = &self.json[self.at..];
         let negative = rest.first() == Some(&b'-');
         let digits = &rest[usize::from(negative)..];
-        // Up to 18 digits cannot overflow a u64: one pass, no checks.
-        let (mut n, mut magnitude) = (0, 0u64);
-        while n < 18 {
-            match digits.get(n) {
-                Some(&d @ b'0'..=b'9') => magnitude = magnitude * 10 + u64::from(d - b'0'),
-                _ => break,
+        let (mut n, mut magnitude) = match swar::digit_run(digits) {
+            Some(run) => run,
+            None => {
+                // Up to 18 digits cannot overflow a u64: one pass, no checks.
+                let (mut n, mut magnitude) = (0, 0u64);
+                while n < 18 {
+                    match digits.get(n) {
+                        Some(&d @ b'0'..=b'9') => {
+                            magnitude = magnitude * 10 + u64::from(d - b'0');
+                        }
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                (n, magnitude)
             }
-            n += 1;
-        }
+        };
         if n == 18 && digits.get(18).is_some_and(u8::is_ascii_digit) {
             // Longer: checked as it grows (2^63, i64::MIN's magnitude, still fits).
             n = digits.iter().take_while(|d| d.is_ascii_digit()).count();
@@ -167,6 +176,47 @@ impl<'a> Parser<'a> {
     /// else after the digits, and the array to serde.
     pub(super) fn byte_array(&mut self, out: &mut Vec<u8>) -> Option<()> {
         let json = self.json;
+        let mut at = self.at;
+        // Lambda's compact form first: a number and the `,` or `]` after it read from five bytes
+        // at once, the bytes gathered in registers-sized batches (no `Vec` bookkeeping per byte).
+        // Anything else (whitespace, a leading zero, a fourth digit, a byte out of range, the
+        // end of the input near) leaves the rest, from that number on, to the loop below.
+        let mut batch = [0u8; 16];
+        let mut len = 0;
+        while let Some(w) = json.get(at..at + 5).and_then(|w| <&[u8; 5]>::try_from(w).ok()) {
+            let (byte, consumed, separator) = if w[0] != b'-' {
+                match compact_number([w[0], w[1], w[2], w[3]]) {
+                    Some((magnitude @ 0..=127, digits, separator)) => {
+                        (magnitude as u8, digits + 1, separator)
+                    }
+                    _ => break,
+                }
+            } else {
+                // `-0` is a float to serde_json.
+                match compact_number([w[1], w[2], w[3], w[4]]) {
+                    Some((magnitude @ 1..=128, digits, separator)) => {
+                        (magnitude.wrapping_neg() as u8, digits + 2, separator)
+                    }
+                    _ => break,
+                }
+            };
+            if separator != b',' && separator != b']' {
+                break;
+            }
+            if len == batch.len() {
+                out.extend_from_slice(&batch);
+                len = 0;
+            }
+            batch[len] = byte;
+            len += 1;
+            at += consumed;
+            if separator == b']' {
+                out.extend_from_slice(&batch[..len]);
+                self.at = at;
+                return Some(());
+            }
+        }
+        out.extend_from_slice(&batch[..len]);
         let digit = |d: u8| u32::from(d - b'0');
         let skip_ws = |mut at: usize| {
             while let Some(b' ' | b'\n' | b'\r' | b'\t') = json.get(at) {
@@ -174,7 +224,6 @@ impl<'a> Parser<'a> {
             }
             at
         };
-        let mut at = self.at;
         loop {
             let rest = json.get(at..)?;
             let (negative, digits) = match rest {
@@ -332,31 +381,33 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Where a string's content ends: the first `"`, `\\` or control character, eight bytes at a
-/// time.
-pub(super) fn string_end(haystack: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTE: u64 = LO * b'"' as u64;
-    const BACKSLASH: u64 = LO * b'\\' as u64;
-    const SPACE: u64 = LO * 0x20;
-    let stops = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
-    let mut i = 0;
-    while let Some(chunk) = haystack.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let (q, b) = (word ^ QUOTE, word ^ BACKSLASH);
-        // A zero byte in q or b (a quote or backslash), or a byte below 0x20 (a control
-        // character), sets that byte's high bit. Bytes of 0x80 and above never count: they
-        // are cleared by `!word`.
-        let found = (q.wrapping_sub(LO) & !q)
-            | (b.wrapping_sub(LO) & !b)
-            | (word.wrapping_sub(SPACE) & !word);
-        if found & HI != 0 {
-            break;
-        }
-        i += 8;
+/// A number of one to three digits without a leading zero at the start of `d`: its value, its
+/// digit count and the byte after it (`None` for anything else).
+#[inline(always)]
+fn compact_number(d: [u8; 4]) -> Option<(u32, usize, u8)> {
+    let d0 = u32::from(d[0].wrapping_sub(b'0'));
+    if d0 > 9 {
+        return None;
     }
-    haystack[i..].iter().position(|&c| stops(c)).map(|p| i + p)
+    let d1 = u32::from(d[1].wrapping_sub(b'0'));
+    if d1 > 9 {
+        return Some((d0, 1, d[1]));
+    }
+    let d2 = u32::from(d[2].wrapping_sub(b'0'));
+    if d0 == 0 {
+        return None;
+    }
+    if d2 > 9 {
+        return Some((d0 * 10 + d1, 2, d[2]));
+    }
+    Some((d0 * 100 + d1 * 10 + d2, 3, d[3]))
+}
+
+/// Where a string's content ends: the first `"`, `\\` or control character (eight bytes at a
+/// time), if there is one.
+pub(super) fn string_end(haystack: &[u8]) -> Option<usize> {
+    let end = swar::string_stop(haystack, 0);
+    (end < haystack.len()).then_some(end)
 }
 
 #[cfg(test)]

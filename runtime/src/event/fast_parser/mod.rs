@@ -31,6 +31,7 @@ pub(crate) fn parse_counting(json: &[u8]) -> Option<(Wire<'_>, usize)> {
         at: 0,
         last_topic: None,
         header_names: Vec::new(),
+        header_values: Vec::new(),
         headers: Vec::new(),
         lambda_layout_records: 0,
     };
@@ -47,10 +48,22 @@ struct Parser<'a> {
     last_topic: Option<&'a str>,
     /// Header names seen so far (most records carry the same few).
     header_names: Vec<&'a str>,
+    /// For each remembered header name (same index), the last value read for it: its JSON text
+    /// (`[…]`) and where its decoded bytes are in `headers`. Many headers carry the same value
+    /// in every record (a content type, a source, a schema version).
+    header_values: Vec<Option<HeaderValue<'a>>>,
     /// The decoded headers of all records (see [`crate::event::wire::RawHeaders::Decoded`]).
     headers: Vec<u8>,
     /// Records read in exactly Lambda's layout (see [`parse_counting`]).
     lambda_layout_records: usize,
+}
+
+/// A header value already decoded: its JSON text and its bytes' range in `Parser::headers`.
+#[derive(Clone, Copy)]
+struct HeaderValue<'a> {
+    json: &'a [u8],
+    start: usize,
+    end: usize,
 }
 
 /// Sets a field once; a duplicate sends the event to serde (which reports it).

@@ -7,6 +7,8 @@
 //! Without a registry, the handler's schema is used as the writer schema too, which reads only
 //! data written with exactly that schema (what Powertools for AWS Lambda does).
 
+mod direct;
+
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -52,20 +54,44 @@ pub fn parse_schema(json: &str) -> Result<Schema, String> {
     Schema::parse_str(json).map_err(|e| format!("invalid Avro schema: {e}"))
 }
 
-type SchemaCache = RwLock<HashMap<TypeId, &'static Result<Schema, String>>>;
+/// A parsed Avro schema with what reading datums with it needs, worked out once.
+struct Parsed {
+    schema: Schema,
+    /// Its Parsing Canonical Form: two schemas with the same one encode datums alike.
+    canonical_form: String,
+    /// Whether [`direct`] reads datums of it.
+    direct: bool,
+}
+
+impl Parsed {
+    fn new(schema: Schema) -> Self {
+        Parsed {
+            canonical_form: schema.canonical_form(),
+            direct: direct::supported(&schema),
+            schema,
+        }
+    }
+
+    fn parse(json: &str) -> Result<Self, String> {
+        parse_schema(json).map(Parsed::new)
+    }
+}
+
+type SchemaCache = RwLock<HashMap<TypeId, &'static Result<Parsed, String>>>;
 
 /// Each reader type's schema, parsed once per execution environment (leaked: one per type).
-fn reader_schema_of<T: ReaderSchema + 'static>() -> &'static Result<Schema, String> {
+fn reader_schema_of<T: ReaderSchema + 'static>() -> &'static Result<Parsed, String> {
     static CACHE: std::sync::OnceLock<SchemaCache> = std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let id = TypeId::of::<T>();
     if let Some(found) = cache.read().unwrap_or_else(PoisonError::into_inner).get(&id) {
         return found;
     }
-    let parsed: &'static Result<Schema, String> = Box::leak(Box::new(T::reader_schema()));
+    let parsed: &'static Result<Parsed, String> =
+        Box::leak(Box::new(T::reader_schema().map(Parsed::new)));
     let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
     // Another thread may have parsed it meanwhile: the first one stays.
-    let kept: &'static Result<Schema, String> = cache.entry(id).or_insert(parsed);
+    let kept: &'static Result<Parsed, String> = cache.entry(id).or_insert(parsed);
     kept
 }
 
@@ -149,7 +175,7 @@ impl Decode for AvroValue {
                 unframed.schema.map(|s| format!(" ({s})")).unwrap_or_default()
             ))
         })?;
-        let schema = writer_avro_schema(writer)?;
+        let schema = &writer_avro_schema(writer)?.schema;
         read_datum(&unframed.data, schema, None, Some(writer.reference())).map(AvroValue)
     }
 
@@ -158,7 +184,7 @@ impl Decode for AvroValue {
     }
 }
 
-fn writer_avro_schema(writer: &RegisteredSchema) -> Result<&Schema, DecodeError> {
+fn writer_avro_schema(writer: &RegisteredSchema) -> Result<&Parsed, DecodeError> {
     if !matches!(writer.format(), SchemaFormat::Avro) {
         return Err(DecodeError::invalid(format_args!(
             "the writer schema {} is {}, not AVRO",
@@ -166,7 +192,7 @@ fn writer_avro_schema(writer: &RegisteredSchema) -> Result<&Schema, DecodeError>
             writer.format()
         )));
     }
-    writer.parsed(parse_schema).map_err(|e| {
+    writer.parsed(Parsed::parse).map_err(|e| {
         DecodeError::invalid(format_args!("writer schema {}: {e}", writer.reference()))
     })
 }
@@ -191,16 +217,33 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
     }
     let value = match cx.writer_schema() {
         Some(writer) => {
-            let schema = writer_avro_schema(writer)?;
-            read_datum(&unframed.data, schema, Some(reader), Some(writer.reference()))?
+            let parsed = writer_avro_schema(writer)?;
+            // Written with the reader's own schema: nothing to resolve.
+            if parsed.direct && reader.direct && parsed.canonical_form == reader.canonical_form {
+                if let Some(value) = direct::read(&unframed.data, &parsed.schema) {
+                    return Ok(value);
+                }
+            }
+            read_datum(
+                &unframed.data,
+                &parsed.schema,
+                Some(&reader.schema),
+                Some(writer.reference()),
+            )?
         }
         // No registry: the reader schema is taken as the writer's.
-        None => read_datum(&unframed.data, reader, None, unframed.schema)
-                .map_err(|e| {
-                    DecodeError::invalid(format_args!(
-                        "{e} (no schema registry is configured, so the data was read with the handler's own schema; set MSK_LAMBDA_SCHEMA_REGISTRY to read it with its writer schema)"
-                    ))
-                })?,
+        None => {
+            if reader.direct {
+                if let Some(value) = direct::read(&unframed.data, &reader.schema) {
+                    return Ok(value);
+                }
+            }
+            read_datum(&unframed.data, &reader.schema, None, unframed.schema).map_err(|e| {
+                DecodeError::invalid(format_args!(
+                    "{e} (no schema registry is configured, so the data was read with the handler's own schema; set MSK_LAMBDA_SCHEMA_REGISTRY to read it with its writer schema)"
+                ))
+            })?
+        }
     };
     apache_avro::from_value::<T>(&value).map_err(|e| {
         DecodeError::invalid(format_args!(
@@ -243,4 +286,12 @@ fn avro_error(e: &apache_avro::Error) -> String {
         Some(at) => text[..at].trim_end_matches([' ', ':', ',']).to_owned(),
         None => text,
     }
+}
+
+/// The direct reader alone, for the differential test (feature `__differential`; not public
+/// API): `None` when it does not read `schema` or gives up on the datum.
+#[cfg(feature = "__differential")]
+#[doc(hidden)]
+pub fn __read_direct<T: DeserializeOwned>(data: &[u8], schema: &Schema) -> Option<T> {
+    direct::supported(schema).then(|| direct::read(data, schema)).flatten()
 }
