@@ -26,7 +26,8 @@
 //! Output, one line per function and event:
 //! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X faults=N`
 //! (`cpu_us`: median CPU time per invocation; `faults`: median page faults per invocation, from
-//! /proc/PID/stat, counted the same way).
+//! /proc/PID/stat, counted the same way; `to_next_us`: median time from the start of the
+//! `/next` response to the function's next `GET /next`, where Lambda's invoke phase ends).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -45,6 +46,8 @@ struct Job {
 /// How an invocation ended, and how long it took.
 struct Done {
     id: String,
+    /// When the `/next` response started.
+    started: Instant,
     elapsed: Duration,
     outcome: Result<Vec<u8>, String>,
 }
@@ -55,6 +58,8 @@ struct Api {
     /// When each invocation's `/next` response started, by request id.
     started: Mutex<HashMap<String, Instant>>,
     done: Sender<Done>,
+    /// When the last `GET /next` arrived.
+    last_next: Mutex<Option<Instant>>,
 }
 
 struct Function {
@@ -63,6 +68,7 @@ struct Function {
     jobs: Sender<Job>,
     done: Receiver<Done>,
     output: Arc<Mutex<Vec<u8>>>,
+    api: Arc<Api>,
 }
 
 fn main() {
@@ -101,6 +107,7 @@ fn main() {
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); functions.len()];
         let mut cpu: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
         let mut faults: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
+        let mut to_next: Vec<Vec<Duration>> = vec![Vec::new(); functions.len()];
         let mut expected: Option<(String, serde_json::Value)> = None;
         for round in 0..warmup + runs {
             let mut order: Vec<usize> = (0..functions.len()).collect();
@@ -111,8 +118,11 @@ fn main() {
                 serial += 1;
                 let faults_before = minor_faults(functions[i].child.id());
                 let cpu_before = cpu_ns(functions[i].child.id());
-                let (elapsed, response) = invoke(&mut functions[i], &event, serial);
+                let (started, elapsed, response) = invoke(&mut functions[i], &event, serial);
                 std::thread::sleep(gap);
+                // Lambda's invoke phase ends when the runtime asks for the next event.
+                let next_at = *functions[i].api.last_next.lock().unwrap();
+                let next_at = next_at.filter(|t| *t > started);
                 let cpu_after = cpu_ns(functions[i].child.id());
                 let faults_after = minor_faults(functions[i].child.id());
                 let response = normalized(&response);
@@ -128,11 +138,12 @@ fn main() {
                     times[i].push(elapsed);
                     cpu[i].push(cpu_after - cpu_before);
                     faults[i].push(faults_after - faults_before);
+                    to_next[i].push(next_at.map_or(Duration::MAX, |t| t - started));
                 }
             }
         }
-        for (((function, mut times), mut cpu), mut faults) in
-            functions.iter().zip(times).zip(cpu).zip(faults)
+        for ((((function, mut times), mut cpu), mut faults), mut to_next) in
+            functions.iter().zip(times).zip(cpu).zip(faults).zip(to_next)
         {
             if times.is_empty() {
                 continue;
@@ -140,10 +151,11 @@ fn main() {
             times.sort();
             cpu.sort();
             faults.sort();
+            to_next.sort();
             let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
             let us = |d: Duration| d.as_secs_f64() * 1e6;
             println!(
-                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1} faults={}",
+                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1} faults={} to_next_us={:.1}",
                 event.len(),
                 function.name,
                 times.len(),
@@ -153,6 +165,7 @@ fn main() {
                 us(times[0]),
                 cpu[cpu.len() / 2] as f64 / 1e3,
                 faults[faults.len() / 2],
+                us(to_next[to_next.len() / 2]),
             );
         }
     }
@@ -216,7 +229,13 @@ fn start(name: String, binary: &str) -> Function {
     let port = listener.local_addr().unwrap().port();
     let (jobs_tx, jobs_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
-    let api = Arc::new(Api { jobs: Mutex::new(jobs_rx), started: Mutex::default(), done: done_tx });
+    let api = Arc::new(Api {
+        jobs: Mutex::new(jobs_rx),
+        started: Mutex::default(),
+        done: done_tx,
+        last_next: Mutex::default(),
+    });
+    let shared = Arc::clone(&api);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
@@ -273,11 +292,11 @@ fn start(name: String, binary: &str) -> Function {
             }
         });
     }
-    Function { name, child, jobs: jobs_tx, done: done_rx, output }
+    Function { name, child, jobs: jobs_tx, done: done_rx, output, api: shared }
 }
 
 /// One invocation of `function` with `event`: how long it took, and the response body.
-fn invoke(function: &mut Function, event: &[u8], serial: u64) -> (Duration, Vec<u8>) {
+fn invoke(function: &mut Function, event: &[u8], serial: u64) -> (Instant, Duration, Vec<u8>) {
     let id = format!("{:08x}-0000-4000-8000-{serial:012x}", std::process::id());
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let deadline = (now + Duration::from_secs(900)).as_millis();
@@ -300,7 +319,7 @@ fn invoke(function: &mut Function, event: &[u8], serial: u64) -> (Duration, Vec<
         fail(function, &format!("answered {} instead of {id}", done.id));
     }
     match done.outcome {
-        Ok(body) => (done.elapsed, body),
+        Ok(body) => (done.started, done.elapsed, body),
         Err(e) => fail(function, &e),
     }
 }
@@ -325,6 +344,7 @@ fn serve(stream: TcpStream, api: &Api) {
             continue;
         };
         if method == "GET" && rest == "invocation/next" {
+            *api.last_next.lock().unwrap() = Some(Instant::now());
             let job = api.jobs.lock().unwrap().recv();
             let Ok(job) = job else { return };
             let started = Instant::now();
@@ -345,13 +365,9 @@ fn serve(stream: TcpStream, api: &Api) {
             Some((id, "error")) => (id, Err(format!("/error: {}", String::from_utf8_lossy(&body)))),
             _ => ("", Err(format!("{method} {path}: {}", String::from_utf8_lossy(&body)))),
         };
-        let elapsed = api
-            .started
-            .lock()
-            .unwrap()
-            .remove(id)
-            .map_or(Duration::ZERO, |started| finished - started);
-        let _ = api.done.send(Done { id: id.to_owned(), elapsed, outcome });
+        let started = api.started.lock().unwrap().remove(id).unwrap_or(finished);
+        let elapsed = finished - started;
+        let _ = api.done.send(Done { id: id.to_owned(), started, elapsed, outcome });
     }
 }
 
