@@ -152,9 +152,16 @@ fn cutoff(context: &InvocationContext, config: &Config) -> Instant {
     Instant::now() + left
 }
 
+/// What a [`Consumer`](crate::Consumer)'s handler is: a per-record [`Handler`] or a bulk
+/// [`BatchHandler`](crate::BatchHandler). Sealed and implemented for both; name it in bounds
+/// of your own generic code over consumers.
+pub trait Handles<V, K, S>: RunPartition<V, K, S> {}
+
+impl<T, V, K, S> Handles<V, K, S> for T where T: RunPartition<V, K, S> {}
+
 /// How a handler runs one partition: a record at a time, or all at once. Implemented for the
 /// per-record [`Handler`]s and the [`BatchHandler`]s; reached through the public, sealed
-/// [`Handles`](crate::Handles). It cannot be named outside this crate (a public trait of a
+/// [`Handles`]. It cannot be named outside this crate (a public trait of a
 /// private module, as for sealing), so the crate-private types of its method never leak.
 #[allow(private_interfaces)]
 pub trait RunPartition<V, K, S> {

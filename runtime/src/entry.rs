@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::consumer::Consumer;
 use crate::decode::Decode;
-use crate::handler::Handles;
+use crate::engine::Handles;
 use crate::Error;
 
 /// Under Lambda (or an emulator of its Runtime API) `AWS_LAMBDA_RUNTIME_API` is set.

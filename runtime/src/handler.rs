@@ -68,10 +68,3 @@ where
         (self.0)(record, state)
     }
 }
-
-/// What a [`Consumer`](crate::Consumer)'s handler is: a per-record [`Handler`] or a bulk
-/// [`BatchHandler`](crate::BatchHandler). Sealed and implemented for both; name it in bounds
-/// of your own generic code over consumers.
-pub trait Handles<V, K, S>: crate::engine::RunPartition<V, K, S> {}
-
-impl<T, V, K, S> Handles<V, K, S> for T where T: crate::engine::RunPartition<V, K, S> {}

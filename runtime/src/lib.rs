@@ -77,9 +77,10 @@ pub use config::{FailurePolicy, ResponseMode, DEFAULT_CONCURRENCY, DEFAULT_DEADL
 pub use consumer::{Consumer, StateInit};
 pub use context::{EventSource, InvocationContext};
 pub use decode::{Decode, DecodeContext, DecodeError, Part};
+pub use engine::Handles;
 pub use error::{Error, InvocationError};
 pub use event::EventError;
-pub use handler::{Handler, Handles, Stateful, Stateless};
+pub use handler::{Handler, Stateful, Stateless};
 pub use headers::{HeaderError, Headers};
 pub use json::Json;
 pub use metrics::Metrics;

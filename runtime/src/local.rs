@@ -7,8 +7,8 @@ use std::time::Instant;
 use crate::consumer::Consumer;
 use crate::context::InvocationContext;
 use crate::decode::Decode;
+use crate::engine::Handles;
 use crate::error::InvocationError;
-use crate::handler::Handles;
 use crate::report::BatchReport;
 use crate::Error;
 

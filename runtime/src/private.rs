@@ -17,7 +17,8 @@ use std::process::ExitCode;
 
 use crate::bulk::{Bulk, BulkStateful};
 use crate::consumer::StateInit;
-use crate::handler::{Handles, Stateful, Stateless};
+use crate::engine::Handles;
+use crate::handler::{Stateful, Stateless};
 use crate::Error;
 
 /// Checks (spanned on the user's whole type) that a key or value type decodes. For msk-lambda's
