@@ -181,6 +181,16 @@ impl<'a> DecodeContext<'a> {
         framing::unframe(data, self.schema_metadata, header, name, self.part.as_str(), sniff)
     }
 
+    /// The schema that [`unframe`](Self::unframe) would name for `data`, found from the
+    /// framing alone (the data after it is not read: a zlib-compressed AWS Glue body is not
+    /// inflated). What a registry format's [`Decode::writer_schema`] returns; `None` where
+    /// `unframe` would fail or finds no schema.
+    pub fn schema_ref(&self, data: &[u8], sniff: Sniff) -> Option<SchemaRef> {
+        let name = self.part.schema_id_header();
+        let header = self.headers.last(name);
+        framing::schema_ref(data, self.schema_metadata, header, name, sniff)
+    }
+
     /// The writer schema fetched from the registry for what [`Decode::writer_schema`] asked,
     /// or `None` when no registry is configured or nothing was asked.
     pub fn writer_schema(&self) -> Option<&'a RegisteredSchema> {

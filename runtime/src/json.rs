@@ -69,7 +69,7 @@ impl<T: DeserializeOwned> Decode for Json<T> {
 
     #[cfg(feature = "json-schema")]
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        cx.unframe(bytes?, Sniff::Safe).ok()?.schema
+        cx.schema_ref(bytes?, Sniff::Safe)
     }
 }
 

@@ -149,7 +149,7 @@ impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for Avro<T> {
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        cx.unframe(bytes?, Sniff::Required).ok()?.schema
+        cx.schema_ref(bytes?, Sniff::Required)
     }
 }
 
@@ -161,7 +161,7 @@ impl<T: DeserializeOwned + ReaderSchema + 'static> Decode for AvroDatum<T> {
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        cx.unframe(bytes?, Sniff::Never).ok()?.schema
+        cx.schema_ref(bytes?, Sniff::Never)
     }
 }
 
@@ -180,7 +180,7 @@ impl Decode for AvroValue {
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
-        cx.unframe(bytes?, Sniff::Required).ok()?.schema
+        cx.schema_ref(bytes?, Sniff::Required)
     }
 }
 

@@ -224,6 +224,35 @@ pub(crate) fn unframe<'a>(
     }
 }
 
+/// The schema [`unframe`] would name for the same arguments, found without reading the data
+/// after the framing: a zlib-compressed AWS Glue body is not inflated (the consumer asks for
+/// the schema before decoding, and the decode then inflates the body once).
+pub(crate) fn schema_ref(
+    data: &[u8],
+    metadata: Option<&SchemaMetadata>,
+    header: Option<&[u8]>,
+    header_name: &str,
+    sniff: Sniff,
+) -> Option<SchemaRef> {
+    if metadata.is_some() || header.is_some() {
+        // Neither reads past the framing.
+        return unframe(data, metadata, header, header_name, "", sniff).ok()?.schema;
+    }
+    match sniff {
+        Sniff::Never => None,
+        Sniff::Safe | Sniff::Required if starts_with_magic(data) => prefix_schema(data),
+        Sniff::Safe | Sniff::Required => None,
+    }
+}
+
+/// The schema a registry prefix names, from the prefix alone.
+fn prefix_schema(data: &[u8]) -> Option<SchemaRef> {
+    match data {
+        [0x03, 0x05, rest @ ..] => rest.get(..16).map(|id| SchemaRef::GlueVersion(uuid(id))),
+        _ => unframe_prefix(data).ok()?.schema,
+    }
+}
+
 fn bare(data: &[u8]) -> Unframed<'_> {
     Unframed {
         kind: FramingKind::None,
@@ -518,5 +547,36 @@ mod tests {
         glue[1] = 0x05;
         glue.truncate(20);
         assert!(unframe_prefix(&glue).unwrap_err().0.contains("does not inflate"));
+    }
+
+    #[test]
+    fn schema_refs_are_read_from_the_prefix_alone() {
+        let sniffed = |data: &[u8]| schema_ref(data, None, None, "__value_schema_id", Sniff::Safe);
+        let mut glue = vec![0x03, 0x05];
+        glue.extend([7u8; 16]);
+        glue.extend(miniz_oxide::deflate::compress_to_vec_zlib(b"{\"a\":1}", 6));
+        let confluent = [0x00, 0, 0, 1, 2, 0xAA];
+        let mut guid = vec![0x01];
+        guid.extend([9u8; 16]);
+        let mut single_object = vec![0xC3, 0x01];
+        single_object.extend([1, 2, 3, 4, 5, 6, 7, 8, 0x02]);
+        for data in [&glue[..], &confluent, &guid, &single_object] {
+            assert_eq!(sniffed(data), unframe_prefix(data).unwrap().schema, "{data:?}");
+        }
+        // Not inflated: a body that does not inflate still names its schema (the decode then
+        // fails the record, naming it).
+        glue.truncate(20);
+        assert_eq!(sniffed(&glue), Some(SchemaRef::GlueVersion(uuid(&[7u8; 16]))));
+        // What unframing rejects names nothing.
+        glue[1] = 0x02;
+        assert_eq!(sniffed(&glue), None);
+        assert_eq!(sniffed(&[0x00, 0, 0]), None);
+        assert_eq!(sniffed(b"{}"), None);
+        assert_eq!(schema_ref(&confluent, None, None, "h", Sniff::Never), None);
+        // A header names the schema whatever the data starts with.
+        let header = br#"{"a":1}"#;
+        let with_header = schema_ref(header, None, Some(&[0x00, 0, 0, 0, 9]), "h", Sniff::Safe);
+        let unframed = unframe(header, None, Some(&[0x00, 0, 0, 0, 9]), "h", "value", Sniff::Safe);
+        assert_eq!(with_header, unframed.unwrap().schema);
     }
 }
