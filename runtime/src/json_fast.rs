@@ -1524,7 +1524,10 @@ mod tests {
 
     #[test]
     fn floats_are_read_as_serde_json_reads_them() {
-        assert!(numbers().floats, "this build of serde_json reads floats another way");
+        // With serde_json's `float_roundtrip` feature on (another crate of the build may turn it
+        // on: this workspace's test build does), `numbers().floats` is false and every float
+        // goes to serde_json; what can be checked then is that none is read differently.
+        let floats = numbers().floats;
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             state ^= state << 13;
@@ -1550,6 +1553,9 @@ mod tests {
             let ours = from_slice::<f64>(text.as_bytes());
             let theirs = serde_json::from_str::<f64>(text).ok();
             assert_eq!(ours.map(f64::to_bits), theirs.map(f64::to_bits), "{text}");
+            if !floats {
+                continue;
+            }
             let mut reader = Reader {
                 text,
                 input: text.as_bytes(),
@@ -1560,7 +1566,9 @@ mod tests {
             };
             fast += usize::from(reader.number(true).is_some());
         }
-        assert!(fast > texts.len() / 2, "{fast} of {} read here", texts.len());
+        if floats {
+            assert!(fast > texts.len() / 2, "{fast} of {} read here", texts.len());
+        }
     }
 
     #[test]
