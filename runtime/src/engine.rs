@@ -41,6 +41,12 @@ where
 {
     let cutoff = cutoff(context, config);
     let count = partitions.len();
+    if count == 1 {
+        // The usual small invocation: one partition needs no stream of partitions (which
+        // allocates its queue and tasks every invocation).
+        let batch = partitions.into_iter().next().expect("one partition");
+        return vec![handler.run_partition(batch, context, config, registry, cutoff, state).await];
+    }
     let mut reports: Vec<(usize, PartitionReport)> =
         futures_util::stream::iter(partitions.into_iter().enumerate())
             .map(|(i, batch)| async move {
