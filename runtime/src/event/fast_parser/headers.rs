@@ -109,4 +109,4 @@ impl<'a> Parser<'a> {
 }
 
 /// How many distinct header names [`Parser::header_name`] remembers.
-const MAX_CACHED_NAMES: usize = 8;
+pub(super) const MAX_CACHED_NAMES: usize = 8;
