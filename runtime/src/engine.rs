@@ -43,9 +43,13 @@ where
     let count = partitions.len();
     if count == 1 {
         // The usual small invocation: one partition needs no stream of partitions (which
-        // allocates its queue and tasks every invocation).
+        // allocates its queue and tasks every invocation). Boxed, as the stream's tasks are:
+        // held inline, the handler's future would be nested in every future above this one,
+        // and deep handler futures (a database client's) then reach rustc's layout depth
+        // limit in the generated `main` ("queries overflow the depth limit").
         let batch = partitions.into_iter().next().expect("one partition");
-        return vec![handler.run_partition(batch, context, config, registry, cutoff, state).await];
+        let run = handler.run_partition(batch, context, config, registry, cutoff, state);
+        return vec![Box::pin(run).await];
     }
     let mut reports: Vec<(usize, PartitionReport)> =
         futures_util::stream::iter(partitions.into_iter().enumerate())
