@@ -41,6 +41,7 @@ mod engine;
 mod entry;
 mod error;
 mod event;
+mod event_memory;
 pub mod function;
 mod handler;
 mod headers;

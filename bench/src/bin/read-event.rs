@@ -1,6 +1,8 @@
-//! A process that reads an event file as `user-events` and `baseline-consumer` both do (one
-//! `std::fs::read`) and does nothing else: the floor under both whole-process times, which
-//! `bench/run` measures beside them (process start, reading the event into fresh memory, exit).
+//! A process that reads an event file as `baseline-consumer` does (one `std::fs::read`, into
+//! new heap memory) and does nothing else: the floor under the baseline's whole-process time,
+//! which `bench/run` measures beside it (process start, reading the event, exit). `user-events`
+//! reads a large event into memory advised for huge pages instead (msk-lambda's
+//! `event_memory.rs`), which on this project's Firecracker VM takes about half as long.
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: read-event EVENT.json");
