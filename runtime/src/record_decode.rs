@@ -55,7 +55,7 @@ impl PartitionShared {
         PartitionShared {
             record: Arc::new(RecordShared {
                 topic_partition: batch.key.to_string(),
-                topic: batch.records.first().map_or("", |r| &*r.topic).to_owned(),
+                topic: batch.topic.to_string(),
                 context: Arc::clone(context),
             }),
             headers: batch.headers.clone(),

@@ -247,7 +247,6 @@ impl TestRecord {
         )
         .expect("headers serialize to JSON");
         let raw = RawRecord {
-            topic: Text(Cow::Borrowed(&self.topic)),
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
@@ -260,6 +259,8 @@ impl TestRecord {
         };
         let batch = crate::event::PartitionBatch {
             key: Text(Cow::Owned(format!("{}-{}", self.topic, self.partition))),
+            topic: Text(Cow::Borrowed(&self.topic)),
+            other_topic: None,
             records: vec![raw],
             headers: bytes::Bytes::new(),
         };

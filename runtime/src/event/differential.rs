@@ -55,13 +55,12 @@ fn normalize(wire: Wire<'_>) -> String {
     );
     let decoded = Bytes::from(wire.headers);
     for batch in wire.records.map(|m| m.0).into_iter().flatten() {
-        let _ = writeln!(out, "{:?}", batch.key);
+        let _ = writeln!(out, "{:?} {:?} {:?}", batch.key, batch.topic, batch.other_topic);
         for r in batch.records {
             let headers = decode_headers(r.headers, &decoded);
             let _ = writeln!(
                 out,
-                "  {:?} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
-                r.topic,
+                "  {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
                 r.partition,
                 r.offset,
                 r.timestamp,

@@ -161,23 +161,28 @@ impl<'a> Envelope<'a> {
 /// names the records' own topic and partition, as Lambda documents); the key it had is returned.
 fn check_partition(batch: &mut PartitionBatch<'_>) -> Result<Option<String>, EventError> {
     let key: &str = &batch.key;
+    let topic: &str = &batch.topic;
     let Some(first) = batch.records.first() else { return Ok(None) };
-    for r in &batch.records {
+    for (i, r) in batch.records.iter().enumerate() {
         if r.partition < 0 || r.offset < 0 {
             return Err(EventError::new(format!(
                 "records[\"{key}\"] has a record with partition {} and offset {}: neither may be negative",
                 r.partition, r.offset
             )));
         }
-        if r.partition != first.partition || r.topic != first.topic {
+        let own_topic = match &batch.other_topic {
+            Some((at, other)) if *at == i => other,
+            _ => &batch.topic,
+        };
+        if r.partition != first.partition || **own_topic != *topic {
             return Err(EventError::new(format!(
-                "records[\"{key}\"] holds records of two partitions (topic `{}` partition {} at offset {}, topic `{}` partition {} at offset {}): each key holds one partition",
-                &*first.topic, first.partition, first.offset, &*r.topic, r.partition, r.offset
+                "records[\"{key}\"] holds records of two partitions (topic `{topic}` partition {} at offset {}, topic `{}` partition {} at offset {}): each key holds one partition",
+                first.partition, first.offset, &**own_topic, r.partition, r.offset
             )));
         }
     }
-    let renamed = (!key_matches(key, &first.topic, first.partition)).then(|| {
-        let own = Text(Cow::Owned(format!("{}-{}", &*first.topic, first.partition)));
+    let renamed = (!key_matches(key, topic, first.partition)).then(|| {
+        let own = Text(Cow::Owned(format!("{topic}-{}", first.partition)));
         std::mem::replace(&mut batch.key, own).0.into_owned()
     });
     let key: &str = &batch.key;
@@ -319,6 +324,11 @@ mod tests {
             r#"{"records":{"t-1":[{"topic":"t","partition":1,"offset":1},{"topic":"t","partition":2,"offset":2}]}}"#,
         );
         assert_eq!(e, "records[\"t-1\"] holds records of two partitions (topic `t` partition 1 at offset 1, topic `t` partition 2 at offset 2): each key holds one partition");
+        // Two topics: the first record of another topic is named, whichever parser read it.
+        let e = err(
+            r#"{"records":{"t-1":[{"topic":"t","partition":1,"offset":1},{"topic":"u","partition":1,"offset":2},{"topic":"v","partition":1,"offset":3}]}}"#,
+        );
+        assert_eq!(e, "records[\"t-1\"] holds records of two partitions (topic `t` partition 1 at offset 1, topic `u` partition 1 at offset 2): each key holds one partition");
         let e = err(
             r#"{"records":{"t-01":[{"topic":"t","partition":1,"offset":1}],"t-1":[{"topic":"t","partition":1,"offset":2}]}}"#,
         );

@@ -45,8 +45,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for PartitionMap<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut partitions = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(key) = map.next_key::<Text<'a>>()? {
-                    let records = map.next_value::<Vec<RawRecord<'a>>>()?;
-                    partitions.push(PartitionBatch { key, records, headers: Bytes::new() });
+                    let records = map.next_value::<Vec<WireRecord<'a>>>()?;
+                    partitions.push(PartitionBatch::from_wire(key, records));
                 }
                 Ok(PartitionMap(partitions))
             }
@@ -60,50 +60,120 @@ impl<'de: 'a, 'a> Deserialize<'de> for PartitionMap<'a> {
 pub(crate) struct PartitionBatch<'a> {
     /// The records-map key, `"<topic>-<partition>"`, used verbatim in the response.
     pub key: Text<'a>,
+    /// The topic of the first record, which every record has (the fast parser declines an
+    /// entry that mixes topics; the general parser notes the first in `other_topic`, which the
+    /// event's checks turn into its error).
+    pub topic: Text<'a>,
+    /// The first record (its index) whose topic is not `topic`, and that topic.
+    pub other_topic: Option<(usize, Text<'a>)>,
     pub records: Vec<RawRecord<'a>>,
     /// The decoded headers of the event's records, shared (see [`RawHeaders::Decoded`]).
     pub headers: Bytes,
 }
 
-/// One record as Lambda sent it: payloads still base64 text.
+impl<'a> PartitionBatch<'a> {
+    /// An entry as the general parser read it: each record's topic kept once, for all.
+    fn from_wire(key: Text<'a>, records: Vec<WireRecord<'a>>) -> Self {
+        let mut topic = None;
+        let mut other_topic = None;
+        let records = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, WireRecord { topic: own, record })| {
+                match &topic {
+                    None => topic = Some(own),
+                    Some(first) if other_topic.is_none() && *first != own => {
+                        other_topic = Some((i, own));
+                    }
+                    Some(_) => {}
+                }
+                record
+            })
+            .collect();
+        PartitionBatch {
+            key,
+            topic: topic.unwrap_or(Text(Cow::Borrowed(""))),
+            other_topic,
+            records,
+            headers: Bytes::new(),
+        }
+    }
+}
+
+/// A record as the general parser reads it: its topic, and the rest.
+struct WireRecord<'a> {
+    topic: Text<'a>,
+    record: RawRecord<'a>,
+}
+
+/// One record as Lambda sent it, but for its topic (which its partition holds, see
+/// [`PartitionBatch::topic`]): payloads still base64 text.
 ///
-/// serde's derived impl is kept as the inherent `RawRecord::deserialize` (`remote = "Self"`)
-/// and reached only through an object: a derived struct would also take a JSON array as its
-/// fields in order, which no Kafka event holds.
-#[derive(Debug, Deserialize)]
-#[serde(remote = "Self", rename_all = "camelCase")]
+/// serde's derived impl (of [`RecordFields`]) is reached only through an object: a derived
+/// struct would also take a JSON array as its fields in order, which no Kafka event holds.
+#[derive(Debug)]
 pub(crate) struct RawRecord<'a> {
-    #[serde(borrow)]
-    pub topic: Text<'a>,
     pub partition: i32,
     pub offset: i64,
-    #[serde(default)]
     pub timestamp: i64,
-    #[serde(default)]
     pub timestamp_type: TimestampType,
-    #[serde(borrow, default)]
     pub key: Option<Base64<'a>>,
-    #[serde(borrow, default)]
     pub value: Option<Base64<'a>>,
     /// Decoded only when the record runs (see [`crate::event::decode_headers`]).
-    #[serde(borrow, default)]
     pub headers: RawHeaders<'a>,
-    #[serde(default)]
     pub key_schema_metadata: Option<Box<SchemaMetadata>>,
-    #[serde(default)]
     pub value_schema_metadata: Option<Box<SchemaMetadata>>,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for RawRecord<'a> {
+/// A record's fields as serde reads them, in Lambda's order.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordFields<'a> {
+    #[serde(borrow)]
+    topic: Text<'a>,
+    partition: i32,
+    offset: i64,
+    #[serde(default)]
+    timestamp: i64,
+    #[serde(default)]
+    timestamp_type: TimestampType,
+    #[serde(borrow, default)]
+    key: Option<Base64<'a>>,
+    #[serde(borrow, default)]
+    value: Option<Base64<'a>>,
+    /// Decoded only when the record runs (see [`crate::event::decode_headers`]).
+    #[serde(borrow, default)]
+    headers: RawHeaders<'a>,
+    #[serde(default)]
+    key_schema_metadata: Option<Box<SchemaMetadata>>,
+    #[serde(default)]
+    value_schema_metadata: Option<Box<SchemaMetadata>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireRecord<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = RawRecord<'a>;
+            type Value = WireRecord<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a record object ({\"topic\": …, \"partition\": …, \"offset\": …})")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                RawRecord::deserialize(de::value::MapAccessDeserializer::new(map))
+                let f = RecordFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(WireRecord {
+                    topic: f.topic,
+                    record: RawRecord {
+                        partition: f.partition,
+                        offset: f.offset,
+                        timestamp: f.timestamp,
+                        timestamp_type: f.timestamp_type,
+                        key: f.key,
+                        value: f.value,
+                        headers: f.headers,
+                        key_schema_metadata: f.key_schema_metadata,
+                        value_schema_metadata: f.value_schema_metadata,
+                    },
+                })
             }
         }
         d.deserialize_map(V(std::marker::PhantomData))

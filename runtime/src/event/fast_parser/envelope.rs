@@ -48,20 +48,33 @@ impl<'a> Parser<'a> {
             let key = std::str::from_utf8(key).ok()?;
             p.expect(b'[')?;
             let mut records = Vec::new();
+            let mut topic = "";
             if !p.eat(b']') {
                 // Sized for the records the rest of the event can hold, judging by the size of
                 // the first, so the list is not copied again and again as it grows; what this
                 // partition does not use is given back (in place, no copy).
                 let start = p.at;
-                let first = p.record()?;
-                records.reserve_exact((p.json.len() - p.at) / (p.at - start).max(40) + 1);
+                let headers_before = p.headers.len();
+                let (first_topic, first) = p.record()?;
+                topic = first_topic;
+                let estimate = (p.json.len() - p.at) / (p.at - start).max(40) + 1;
+                records.reserve_exact(estimate);
+                // The decoded headers likewise, judging by the first record's, with a sixteenth
+                // more for headers that vary in length.
+                let header_bytes = p.headers.len() - headers_before;
+                p.headers.reserve(estimate * header_bytes + estimate * header_bytes / 16);
                 records.push(first);
                 loop {
                     if p.eat(b']') {
                         break;
                     }
                     p.expect(b',')?;
-                    records.push(p.record()?);
+                    let (own_topic, record) = p.record()?;
+                    // A list that mixes topics is an error, which the general parser words.
+                    if !std::ptr::eq(own_topic, topic) && own_topic != topic {
+                        return None;
+                    }
+                    records.push(record);
                 }
                 if records.capacity() > records.len() + records.len() / 4 {
                     records.shrink_to_fit();
@@ -69,6 +82,8 @@ impl<'a> Parser<'a> {
             }
             partitions.push(PartitionBatch {
                 key: Text(Cow::Borrowed(key)),
+                topic: Text(Cow::Borrowed(topic)),
+                other_topic: None,
                 records,
                 headers: bytes::Bytes::new(),
             });

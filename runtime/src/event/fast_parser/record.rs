@@ -1,9 +1,7 @@
 //! One record of a `records` list.
 
-use std::borrow::Cow;
-
 use super::{once, Parser};
-use crate::event::wire::{RawHeaders, RawRecord, Text};
+use crate::event::wire::{RawHeaders, RawRecord};
 use crate::record::{SchemaMetadata, TimestampType};
 
 impl<'a> Parser<'a> {
@@ -11,7 +9,8 @@ impl<'a> Parser<'a> {
     /// without whitespace, so each member is first compared, separator and colon included
     /// (`,"offset":`), with the one expected next. Only when that fails is the input read as
     /// any JSON object: whitespace, another order, unknown fields, only more slowly.
-    pub(super) fn record(&mut self) -> Option<RawRecord<'a>> {
+    /// The record's topic is returned beside it (its partition keeps it, for all its records).
+    pub(super) fn record(&mut self) -> Option<(&'a str, RawRecord<'a>)> {
         let (mut topic, mut partition, mut offset) = (None, None, None);
         let (mut timestamp, mut timestamp_type) = (None, None);
         let (mut key, mut value, mut headers) = (None, None, None);
@@ -75,8 +74,7 @@ impl<'a> Parser<'a> {
             field = self.next_member(next, &mut in_layout)?;
         }
         self.lambda_layout_records += usize::from(in_layout);
-        Some(RawRecord {
-            topic: Text(Cow::Borrowed(topic?)),
+        let record = RawRecord {
             partition: partition?,
             offset: offset?,
             timestamp: timestamp.unwrap_or_default(),
@@ -86,7 +84,8 @@ impl<'a> Parser<'a> {
             headers: headers.unwrap_or(RawHeaders::Absent),
             key_schema_metadata: key_schema.flatten(),
             value_schema_metadata: value_schema.flatten(),
-        })
+        };
+        Some((topic?, record))
     }
 
     /// After a member's value: the next member's field (`Some(None)` for an unknown one), or
