@@ -247,21 +247,18 @@ where
     // Its own handle on the key: `shared` is lent to each record's decoding below.
     let partition = Arc::clone(&shared.record);
     let key = &*partition.topic_partition;
-    let mut outcomes = Vec::with_capacity(batch.records.len());
-    // Set once a record fails (default policy) or the deadline passes: what the rest become.
-    let mut rest: Option<Outcome> = None;
+    // The outcomes of records that did not succeed, by index (most records succeed).
+    let mut others: Vec<(usize, Outcome)> = Vec::new();
+    // Set once a record fails (default policy) or the deadline passes: from which record on
+    // every record has which outcome.
+    let mut rest: Option<(usize, Outcome)> = None;
     // Records are read in place (moving each out of the list would copy it).
     let mut records = batch.records;
-    for raw in &mut records {
+    for (i, raw) in records.iter_mut().enumerate() {
         let offset = raw.offset;
-        if let Some(outcome) = &rest {
-            outcomes.push((offset, outcome.clone()));
-            continue;
-        }
         if Instant::now() >= cutoff {
-            outcomes.push((offset, Outcome::NotStarted));
-            rest = Some(Outcome::NotStarted);
-            continue;
+            rest = Some((i, Outcome::NotStarted));
+            break;
         }
         // A span per record (debug level: free unless enabled) around decoding and the handler,
         // so the handler's own logs carry the partition and offset.
@@ -305,14 +302,45 @@ where
                 "record failed"
             );
             if failure.kind == FailureKind::Timeout {
-                rest = Some(Outcome::NotStarted);
+                rest = Some((i + 1, Outcome::NotStarted));
             } else if config.failure_policy == FailurePolicy::StopPartition {
-                rest = Some(Outcome::Skipped);
+                rest = Some((i + 1, Outcome::Skipped));
             }
         }
-        outcomes.push((offset, outcome));
+        if !matches!(outcome, Outcome::Succeeded) {
+            others.push((i, outcome));
+        }
+        if rest.is_some() {
+            break;
+        }
     }
-    PartitionReport { key: key.to_owned(), outcomes }
+    PartitionReport { key: key.to_owned(), outcomes: outcomes_in_place(records, others, rest) }
+}
+
+/// Every record's `(offset, outcome)`: `Succeeded` but for `others` (by index, ascending) and
+/// the records from `rest`'s index on.
+///
+/// Collected from the records' own list, which the standard library then reuses in place (an
+/// outcome is smaller than a record): the 10,000-record event's outcomes cost no new memory,
+/// where a list of their own took 400 KB, a hundred page faults.
+fn outcomes_in_place(
+    records: Vec<RawRecord<'_>>,
+    others: Vec<(usize, Outcome)>,
+    rest: Option<(usize, Outcome)>,
+) -> Vec<(i64, Outcome)> {
+    let mut others = others.into_iter().peekable();
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let outcome = match (others.next_if(|(at, _)| *at == i), &rest) {
+                (Some((_, outcome)), _) => outcome,
+                (None, Some((from, outcome))) if i >= *from => outcome.clone(),
+                (None, _) => Outcome::Succeeded,
+            };
+            (raw.offset, outcome)
+        })
+        .collect()
 }
 
 /// A bulk handler's partition: decode every record (until the first failure, under the default

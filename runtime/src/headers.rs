@@ -11,15 +11,16 @@ use bytes::Bytes;
 /// costs no allocation per record.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    /// Each header as `name length · value length · name · value`, the lengths `u32`
-    /// little-endian (see [`HeaderWriter`]).
+    /// Each header as `name length · value length · name · value`, the lengths LEB128
+    /// varints (one byte below 128; see [`HeaderWriter`]).
     pub(crate) buf: Bytes,
     pub(crate) count: usize,
 }
 
 /// Appends headers to a buffer in the layout [`Headers`] reads.
 pub(crate) struct HeaderWriter {
-    /// Where the open header's value length goes.
+    /// Where the open header's value length goes: one byte, made room for there, which a
+    /// value of 128 bytes or more widens.
     length_at: usize,
     value_start: usize,
 }
@@ -27,18 +28,48 @@ pub(crate) struct HeaderWriter {
 impl HeaderWriter {
     /// Starts a header: writes its name; its value bytes are appended next.
     pub(crate) fn begin(buf: &mut Vec<u8>, name: &str) -> HeaderWriter {
-        buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        put_varint(buf, name.len());
         let length_at = buf.len();
-        buf.extend_from_slice(&[0; 4]);
+        buf.push(0);
         buf.extend_from_slice(name.as_bytes());
         HeaderWriter { length_at, value_start: buf.len() }
     }
 
     /// Ends the header: everything appended since [`HeaderWriter::begin`] is its value.
-    pub(crate) fn end(self, buf: &mut [u8]) {
-        let len = (buf.len() - self.value_start) as u32;
-        buf[self.length_at..self.length_at + 4].copy_from_slice(&len.to_le_bytes());
+    ///
+    /// A value of 128 bytes or more is moved up to make room for its longer length, so a
+    /// range of its bytes taken before this call no longer holds them.
+    pub(crate) fn end(self, buf: &mut Vec<u8>) {
+        let len = buf.len() - self.value_start;
+        if len < 0x80 {
+            buf[self.length_at] = len as u8;
+            return;
+        }
+        let mut length = Vec::with_capacity(10);
+        put_varint(&mut length, len);
+        buf.splice(self.length_at..=self.length_at, length);
     }
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        buf.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
+/// The varint at the start of `bytes` and its length in bytes (0 and 0 past the end, which a
+/// buffer [`HeaderWriter`] wrote never has).
+fn varint(bytes: &[u8]) -> (usize, usize) {
+    let mut n = 0usize;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        n |= usize::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return (n, i + 1);
+        }
+    }
+    (0, bytes.len())
 }
 
 /// A header value that is not UTF-8 text.
@@ -90,13 +121,10 @@ impl Headers {
     fn raw_iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
         let mut rest: &[u8] = &self.buf;
         (0..self.count).map(move |_| {
-            let len = |at: usize| {
-                let bytes = rest.get(at..at + 4).and_then(|b| b.try_into().ok());
-                bytes.map_or(0, |b| u32::from_le_bytes(b) as usize)
-            };
-            let (name_len, value_len) = (len(0), len(4));
-            let (name, tail) = rest[8..].split_at(name_len);
-            let (value, tail) = tail.split_at(value_len);
+            let (name_len, a) = varint(rest);
+            let (value_len, b) = varint(&rest[a..]);
+            let (name, tail) = rest[a + b..].split_at(name_len.min(rest.len() - a - b));
+            let (value, tail) = tail.split_at(value_len.min(tail.len()));
             rest = tail;
             (name, value)
         })
@@ -173,6 +201,22 @@ mod tests {
         assert_eq!(h.first_text("b"), Ok(Some("")));
         assert_eq!((h.first_text("a"), h.last_text("a")), (Ok(Some("1")), Ok(Some("2"))));
         assert_eq!(h.first_text("zz"), Ok(None));
+    }
+
+    /// Lengths of one byte and of several, for names and values.
+    #[test]
+    fn long_names_and_values_keep_their_bytes() {
+        let long: Vec<u8> = (0..20_000).map(|i| (i % 253) as u8).collect();
+        let name = "n".repeat(300);
+        let pairs = [
+            (name.as_str(), &long[..127]),
+            ("a", &long[..128]),
+            (name.as_str(), &long[..]),
+            ("", b""),
+            ("b", &long[..16_384]),
+        ];
+        let h = Headers::from_pairs(pairs);
+        assert_eq!(h.iter().collect::<Vec<_>>(), pairs.to_vec());
     }
 
     #[test]

@@ -96,7 +96,9 @@ impl<'a> Parser<'a> {
         if !self.eat_next(b']') {
             self.byte_array(buf)?;
         }
-        if let Some(i) = slot {
+        // A value of 128 bytes or more is moved when its header ends (see `HeaderWriter::end`):
+        // only shorter ones are remembered.
+        if let Some(i) = slot.filter(|_| buf.len() - decoded < 0x80) {
             let value =
                 HeaderValue { json: &self.json[start..self.at], start: decoded, end: buf.len() };
             if self.header_values.len() <= i {
