@@ -28,9 +28,14 @@ pub(crate) struct HeaderWriter {
 impl HeaderWriter {
     /// Starts a header: writes its name; its value bytes are appended next.
     pub(crate) fn begin(buf: &mut Vec<u8>, name: &str) -> HeaderWriter {
-        put_varint(buf, name.len());
-        let length_at = buf.len();
-        buf.push(0);
+        let length_at = if name.len() < 0x80 {
+            buf.extend_from_slice(&[name.len() as u8, 0]);
+            buf.len() - 1
+        } else {
+            put_varint(buf, name.len());
+            buf.push(0);
+            buf.len() - 1
+        };
         buf.extend_from_slice(name.as_bytes());
         HeaderWriter { length_at, value_start: buf.len() }
     }
@@ -43,12 +48,18 @@ impl HeaderWriter {
         let len = buf.len() - self.value_start;
         if len < 0x80 {
             buf[self.length_at] = len as u8;
-            return;
+        } else {
+            widen_length(buf, self.length_at, len);
         }
-        let mut length = Vec::with_capacity(10);
-        put_varint(&mut length, len);
-        buf.splice(self.length_at..=self.length_at, length);
     }
+}
+
+/// Writes the varint `len` at `at` in place of its one-byte placeholder.
+#[cold]
+fn widen_length(buf: &mut Vec<u8>, at: usize, len: usize) {
+    let mut length = Vec::with_capacity(10);
+    put_varint(&mut length, len);
+    buf.splice(at..=at, length);
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
@@ -61,7 +72,11 @@ fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
 
 /// The varint at the start of `bytes` and its length in bytes (0 and 0 past the end, which a
 /// buffer [`HeaderWriter`] wrote never has).
+#[inline]
 fn varint(bytes: &[u8]) -> (usize, usize) {
+    if let Some(&b) = bytes.first().filter(|b| **b < 0x80) {
+        return (usize::from(b), 1);
+    }
     let mut n = 0usize;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         n |= usize::from(b & 0x7f) << (7 * i);
