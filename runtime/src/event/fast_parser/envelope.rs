@@ -44,6 +44,9 @@ impl<'a> Parser<'a> {
 
     pub(super) fn partitions(&mut self) -> Option<PartitionMap<'a>> {
         let mut partitions = Vec::new();
+        // How many records the last partition had: the next is sized like it (plus a quarter),
+        // not for the whole rest of the event, where partitions are many.
+        let mut last_len: Option<usize> = None;
         self.object(|p, key| {
             let key = std::str::from_utf8(key).ok()?;
             p.expect(b'[')?;
@@ -52,17 +55,20 @@ impl<'a> Parser<'a> {
             if !p.eat(b']') {
                 // Sized for the records the rest of the event can hold, judging by the size of
                 // the first, so the list is not copied again and again as it grows; what this
-                // partition does not use is given back (in place, no copy).
+                // partition does not use is given back (in place, no copy). After the first
+                // partition, no larger than a quarter over the last one: a list sized for the
+                // whole rest is a mapping of its own, and 64 of them cost a page fault each.
                 let start = p.at;
                 let headers_before = p.headers.len();
                 let (first_topic, first) = p.record()?;
                 topic = first_topic;
-                let estimate = (p.json.len() - p.at) / (p.at - start).max(40) + 1;
+                let rest = (p.json.len() - p.at) / (p.at - start).max(40) + 1;
+                let estimate = last_len.map_or(rest, |last| rest.min(last + last / 4 + 1));
                 records.reserve_exact(estimate);
-                // The decoded headers likewise, judging by the first record's, with a sixteenth
-                // more for headers that vary in length.
+                // The decoded headers likewise, judging by the first record's and the rest of
+                // the event, with a sixteenth more for headers that vary in length.
                 let header_bytes = p.headers.len() - headers_before;
-                p.headers.reserve(estimate * header_bytes + estimate * header_bytes / 16);
+                p.headers.reserve(rest * header_bytes + rest * header_bytes / 16);
                 records.push(first);
                 loop {
                     if p.eat(b']') {
@@ -79,6 +85,7 @@ impl<'a> Parser<'a> {
                 if records.capacity() > records.len() + records.len() / 4 {
                     records.shrink_to_fit();
                 }
+                last_len = Some(records.len());
             }
             partitions.push(PartitionBatch {
                 key: Text(Cow::Borrowed(key)),
