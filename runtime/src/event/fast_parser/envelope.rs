@@ -59,16 +59,11 @@ impl<'a> Parser<'a> {
                 // partition, no larger than a quarter over the last one: a list sized for the
                 // whole rest is a mapping of its own, and 64 of them cost a page fault each.
                 let start = p.at;
-                let headers_before = p.headers.len();
                 let (first_topic, first) = p.record()?;
                 topic = first_topic;
                 let rest = (p.json.len() - p.at) / (p.at - start).max(40) + 1;
                 let estimate = last_len.map_or(rest, |last| rest.min(last + last / 4 + 1));
                 records.reserve_exact(estimate);
-                // The decoded headers likewise, judging by the first record's and the rest of
-                // the event, with a sixteenth more for headers that vary in length.
-                let header_bytes = p.headers.len() - headers_before;
-                p.headers.reserve(rest * header_bytes + rest * header_bytes / 16);
                 records.push(first);
                 loop {
                     if p.eat(b']') {

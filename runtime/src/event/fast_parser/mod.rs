@@ -33,8 +33,9 @@ pub(crate) fn parse_counting(json: &[u8]) -> Option<(Wire<'_>, usize)> {
         // Sized up front: growing them from nothing costs a small event several reallocations.
         header_names: Vec::with_capacity(headers::MAX_CACHED_NAMES),
         header_values: Vec::with_capacity(headers::MAX_CACHED_NAMES),
-        // Sized when the first record with headers has been read (see `partitions`).
-        headers: Vec::new(),
+        // A guess (a record's decoded headers are a fraction of its text); capacity a large
+        // event does not use is never touched.
+        headers: Vec::with_capacity(json.len() / 16),
         lambda_layout_records: 0,
     };
     let wire = p.envelope()?;
