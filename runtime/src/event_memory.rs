@@ -1,5 +1,6 @@
-//! The memory a large event is read into: mapped in whole 2 MiB units and advised for
-//! transparent huge pages.
+//! The memory an event is read into: for a large one, mapped in whole 2 MiB units and advised
+//! for transparent huge pages. Local runs read the event file into it; msk-lambda's Runtime API
+//! client reads each `/next` body into one, kept from one invocation to the next.
 //!
 //! Every 4 KiB page of new memory costs a page fault on first touch. On Firecracker VMs
 //! (Lambda's own, and this project's CI machine) such a fault costs several microseconds, as
@@ -32,16 +33,23 @@ pub(crate) struct EventMemory {
     memory: Memory,
     /// Where the event starts (after a byte order mark that a local run drops).
     start: usize,
-    /// Where the event ends.
-    end: usize,
 }
 
 enum Memory {
     Heap(Vec<u8>),
-    Mapped(MmapMut),
+    /// The first `len` bytes of `map` hold the event.
+    Mapped {
+        map: MmapMut,
+        len: usize,
+    },
 }
 
 impl EventMemory {
+    /// Empty, in the heap.
+    pub(crate) fn new() -> EventMemory {
+        EventMemory::from(Vec::new())
+    }
+
     /// Reads `reader` to its end. `expected` is its length as far as is known beforehand (a
     /// file's size): at least [`MAPPED_FROM`] bytes are read into a mapping, with room for
     /// the reader to turn out longer (a file being written) or shorter.
@@ -53,53 +61,138 @@ impl EventMemory {
         }
         // One byte over the expected length: a reader that fills the mapping is longer than
         // expected, and the rest goes to the heap.
-        let capacity = (expected + 1).div_ceil(HUGE_PAGE) * HUGE_PAGE;
-        let mut map = MmapOptions::new().len(capacity).map_anon()?;
-        advise_huge_pages(&map);
-        let mut filled = 0;
-        while filled < capacity {
-            match reader.read(&mut map[filled..]) {
-                Ok(0) => {
-                    return Ok(EventMemory { memory: Memory::Mapped(map), start: 0, end: filled })
-                }
-                Ok(n) => filled += n,
+        let mut memory = EventMemory::new();
+        memory.reserve(expected + 1)?;
+        loop {
+            let Some(room) = memory.room_mut().filter(|room| !room.is_empty()) else { break };
+            match reader.read(room) {
+                Ok(0) => return Ok(memory),
+                Ok(n) => memory.filled(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        let mut bytes = map[..filled].to_vec();
-        drop(map);
-        reader.read_to_end(&mut bytes)?;
-        Ok(EventMemory::from(bytes))
+        reader.read_to_end(memory.heap_mut())?;
+        Ok(memory)
+    }
+
+    /// Empties it, keeping its memory: a mapping stays one, its pages already faulted in.
+    pub(crate) fn clear(&mut self) {
+        self.start = 0;
+        match &mut self.memory {
+            Memory::Heap(bytes) => bytes.clear(),
+            Memory::Mapped { len, .. } => *len = 0,
+        }
+    }
+
+    /// How many bytes it can hold without growing.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        match &self.memory {
+            Memory::Heap(bytes) => bytes.capacity(),
+            Memory::Mapped { map, .. } => map.len(),
+        }
+    }
+
+    /// Makes room for `additional` more bytes. Held with the bytes already there, at least
+    /// [`MAPPED_FROM`] go to a mapping (a new one, the bytes copied over, when the memory held
+    /// is the heap or a smaller mapping); fewer stay in the heap.
+    pub(crate) fn reserve(&mut self, additional: usize) -> io::Result<()> {
+        let needed = self.end().saturating_add(additional);
+        match &mut self.memory {
+            Memory::Mapped { map, .. } if map.len() >= needed => Ok(()),
+            Memory::Heap(bytes) if needed < MAPPED_FROM => {
+                bytes.reserve(additional);
+                Ok(())
+            }
+            _ => {
+                let capacity = needed.div_ceil(HUGE_PAGE).saturating_mul(HUGE_PAGE);
+                let mut map = MmapOptions::new().len(capacity).map_anon()?;
+                advise_huge_pages(&map);
+                let old = self.all();
+                map[..old.len()].copy_from_slice(old);
+                let len = old.len();
+                self.memory = Memory::Mapped { map, len };
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends `bytes`, growing as [`reserve`](EventMemory::reserve) says.
+    pub(crate) fn extend_from_slice(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.reserve(bytes.len())?;
+        match &mut self.memory {
+            Memory::Heap(heap) => heap.extend_from_slice(bytes),
+            Memory::Mapped { map, len } => {
+                map[*len..*len + bytes.len()].copy_from_slice(bytes);
+                *len += bytes.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// A mapping's room after the bytes, for a reader to write into (then
+    /// [`filled`](EventMemory::filled)); `None` in the heap (see
+    /// [`heap_mut`](EventMemory::heap_mut)).
+    pub(crate) fn room_mut(&mut self) -> Option<&mut [u8]> {
+        match &mut self.memory {
+            Memory::Heap(_) => None,
+            Memory::Mapped { map, len } => Some(&mut map[*len..]),
+        }
+    }
+
+    /// `n` bytes of [`room_mut`](EventMemory::room_mut) have been written.
+    pub(crate) fn filled(&mut self, n: usize) {
+        if let Memory::Mapped { map, len } = &mut self.memory {
+            *len = (*len + n).min(map.len());
+        }
+    }
+
+    /// The bytes as a `Vec`, to append to: a mapping's bytes are moved to the heap first.
+    pub(crate) fn heap_mut(&mut self) -> &mut Vec<u8> {
+        if let Memory::Mapped { .. } = self.memory {
+            self.memory = Memory::Heap(self.all().to_vec());
+        }
+        match &mut self.memory {
+            Memory::Heap(bytes) => bytes,
+            Memory::Mapped { .. } => unreachable!("moved to the heap above"),
+        }
     }
 
     /// Leaves out the first `n` bytes.
     pub(crate) fn skip(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
+        self.start = (self.start + n).min(self.end());
     }
 
-    /// Whether the bytes are in a mapping of their own (for tests).
+    /// Every byte held, those skipped included.
+    fn all(&self) -> &[u8] {
+        match &self.memory {
+            Memory::Heap(bytes) => bytes,
+            Memory::Mapped { map, len } => &map[..*len],
+        }
+    }
+
+    fn end(&self) -> usize {
+        self.all().len()
+    }
+
+    /// Whether the bytes are in a mapping of their own.
     #[cfg(test)]
-    fn is_mapped(&self) -> bool {
-        matches!(self.memory, Memory::Mapped(_))
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(self.memory, Memory::Mapped { .. })
     }
 }
 
 impl From<Vec<u8>> for EventMemory {
     fn from(bytes: Vec<u8>) -> Self {
-        let end = bytes.len();
-        EventMemory { memory: Memory::Heap(bytes), start: 0, end }
+        EventMemory { memory: Memory::Heap(bytes), start: 0 }
     }
 }
 
 impl Deref for EventMemory {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        let all: &[u8] = match &self.memory {
-            Memory::Heap(bytes) => bytes,
-            Memory::Mapped(map) => map,
-        };
-        &all[self.start..self.end]
+        &self.all()[self.start..]
     }
 }
 
@@ -107,7 +200,7 @@ impl std::fmt::Debug for EventMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventMemory")
             .field("len", &self.len())
-            .field("mapped", &matches!(self.memory, Memory::Mapped(_)))
+            .field("mapped", &matches!(self.memory, Memory::Mapped { .. }))
             .finish()
     }
 }
@@ -173,6 +266,43 @@ mod tests {
         assert_eq!(&*memory, b"{}");
         memory.skip(10);
         assert_eq!(&*memory, b"");
+    }
+
+    /// As the Runtime API client uses it: appended to, read into, emptied and used again.
+    #[test]
+    fn it_grows_into_a_mapping_and_keeps_it() {
+        let mut memory = EventMemory::new();
+        memory.extend_from_slice(b"head ").unwrap();
+        assert!(!memory.is_mapped());
+        memory.reserve(MAPPED_FROM).unwrap();
+        assert!(memory.is_mapped());
+        assert_eq!(&*memory, b"head ");
+        let body = pattern(MAPPED_FROM - 5);
+        let mut reader = &body[..];
+        while !reader.is_empty() {
+            let room = memory.room_mut().unwrap();
+            let take = 1000.min(room.len());
+            let n = reader.read(&mut room[..take]).unwrap();
+            memory.filled(n);
+        }
+        assert_eq!(memory.len(), MAPPED_FROM);
+        assert!(memory[..5] == *b"head " && memory[5..] == body[..]);
+        let capacity = memory.capacity();
+        // Emptied, a small body goes to the same mapping (its pages faulted in already).
+        memory.clear();
+        memory.extend_from_slice(b"{}").unwrap();
+        assert!(memory.is_mapped());
+        assert_eq!((&*memory, memory.capacity()), (&b"{}"[..], capacity));
+        // Past its end: a larger mapping, the bytes so far carried over.
+        let more = pattern(capacity);
+        memory.extend_from_slice(&more).unwrap();
+        assert!(memory.capacity() > capacity);
+        assert!(memory[..2] == *b"{}" && memory[2..] == more[..]);
+        // To the heap, for appending as a `Vec`.
+        memory.heap_mut().extend_from_slice(b"!");
+        assert!(!memory.is_mapped());
+        assert_eq!(memory.len(), 2 + capacity + 1);
+        assert_eq!(memory.last(), Some(&b'!'));
     }
 
     #[test]

@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument as _;
 
 use crate::error::InvocationError;
+use crate::event_memory::EventMemory;
 use crate::report::BatchResponse;
 use crate::Error;
 
@@ -177,10 +178,11 @@ pub(crate) struct Client {
     connection: Option<Connection>,
     /// `GET /next`, as sent.
     next_request: Vec<u8>,
-    /// The event of the invocation `next` returned last; its capacity is kept.
-    event: Vec<u8>,
+    /// The event of the invocation `next` returned last; its memory is kept (a large event's
+    /// in a mapping advised for huge pages, see [`EventMemory`]).
+    event: EventMemory,
     /// The bodies of the answers to posts.
-    scratch: Vec<u8>,
+    scratch: EventMemory,
 }
 
 impl Client {
@@ -190,7 +192,13 @@ impl Client {
             endpoint.prefix, endpoint.authority
         )
         .into_bytes();
-        Client { endpoint, connection: None, next_request, event: Vec::new(), scratch: Vec::new() }
+        Client {
+            endpoint,
+            connection: None,
+            next_request,
+            event: EventMemory::new(),
+            scratch: EventMemory::new(),
+        }
     }
 
     /// The event of the invocation [`next`](Client::next) returned.
@@ -396,7 +404,7 @@ async fn exchange(
     connection: &mut Option<Connection>,
     endpoint: &Endpoint,
     request: &[u8],
-    body: &mut Vec<u8>,
+    body: &mut EventMemory,
 ) -> io::Result<Head> {
     let mut retried = false;
     loop {
@@ -485,7 +493,7 @@ impl Connection {
     }
 
     /// Reads the body the head announces into `out` (cleared first).
-    async fn read_body(&mut self, head: &Head, out: &mut Vec<u8>) -> io::Result<()> {
+    async fn read_body(&mut self, head: &Head, out: &mut EventMemory) -> io::Result<()> {
         out.clear();
         match head.framing()? {
             Framing::Length(n) => self.read_exact_into(out, n).await,
@@ -505,6 +513,7 @@ impl Connection {
                 }
             },
             Framing::UntilClose => {
+                let out = out.heap_mut();
                 out.extend_from_slice(&self.buf[self.pos..]);
                 self.pos = self.buf.len();
                 loop {
@@ -519,16 +528,29 @@ impl Connection {
 
     /// Appends the next `n` bytes of the stream to `out`: those already buffered, then the rest
     /// read from the socket straight into `out`, in as few reads as the socket allows.
-    async fn read_exact_into(&mut self, out: &mut Vec<u8>, n: usize) -> io::Result<()> {
+    async fn read_exact_into(&mut self, out: &mut EventMemory, n: usize) -> io::Result<()> {
         // Lambda's events are at most 6 MB: a length far beyond is not trusted with memory
         // before its bytes arrive.
-        out.reserve(n.min(MAX_PRESIZED));
+        out.reserve(n.min(MAX_PRESIZED))?;
         let buffered = n.min(self.buf.len() - self.pos);
-        out.extend_from_slice(&self.buf[self.pos..self.pos + buffered]);
+        out.extend_from_slice(&self.buf[self.pos..self.pos + buffered])?;
         self.pos += buffered;
         let mut left = n - buffered;
         while left > 0 {
-            let read = self.stream.read_buf(&mut (&mut *out).limit(left)).await?;
+            let read = match out.room_mut() {
+                Some([]) => {
+                    out.reserve(left.min(MAX_PRESIZED))?;
+                    continue;
+                }
+                Some(room) => {
+                    let take = left.min(room.len());
+                    let room = &mut room[..take];
+                    let read = self.stream.read(room).await?;
+                    out.filled(read);
+                    read
+                }
+                None => self.stream.read_buf(&mut out.heap_mut().limit(left)).await?,
+            };
             if read == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }

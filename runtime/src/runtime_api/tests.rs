@@ -346,6 +346,49 @@ async fn the_event_buffer_is_kept_between_invocations() {
     assert_eq!(client.event.capacity(), capacity);
 }
 
+/// A large event goes to memory mapped for huge pages, which later events reuse; a larger one
+/// gets a larger mapping, a chunked one too. Every byte arrives as sent.
+#[tokio::test]
+async fn large_events_are_read_into_a_mapping_kept_between_invocations() {
+    let event = |len: usize, seed: u8| -> Vec<u8> {
+        (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    };
+    let large = event(crate::event_memory::MAPPED_FROM + 100_000, 1);
+    let larger = event(3 * crate::event_memory::MAPPED_FROM, 2);
+    let chunked_body = event(crate::event_memory::MAPPED_FROM + 7, 3);
+    let mut chunked = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: c\r\nLambda-Runtime-Deadline-Ms: 1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for piece in chunked_body.chunks(1_000_003) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (endpoint, _) = server(
+        vec![
+            Step::Reply(invocation("1", &large)),
+            Step::Reply(invocation("2", b"{}")),
+            Step::Reply(invocation("3", &larger)),
+            Step::Reply(chunked),
+        ],
+        65_537,
+    )
+    .await;
+    let mut client = Client::new(endpoint);
+    client.next().await.unwrap();
+    assert!(client.event.is_mapped());
+    assert!(client.event() == large);
+    let capacity = client.event.capacity();
+    client.next().await.unwrap();
+    assert_eq!((client.event(), client.event.capacity()), (&b"{}"[..], capacity));
+    assert!(client.event.is_mapped());
+    client.next().await.unwrap();
+    assert!(client.event() == larger);
+    assert!(client.event.capacity() > capacity);
+    client.next().await.unwrap();
+    assert!(client.event.is_mapped());
+    assert!(client.event() == chunked_body);
+}
+
 #[test]
 fn heads_are_read_as_http_1_writes_them() {
     let head = parse_head(
