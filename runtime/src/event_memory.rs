@@ -63,8 +63,7 @@ impl EventMemory {
         // expected, and the rest goes to the heap.
         let mut memory = EventMemory::new();
         memory.reserve(expected + 1)?;
-        loop {
-            let Some(room) = memory.room_mut().filter(|room| !room.is_empty()) else { break };
+        while let Some(room) = memory.room_mut().filter(|room| !room.is_empty()) {
             match reader.read(room) {
                 Ok(0) => return Ok(memory),
                 Ok(n) => memory.filled(n),
