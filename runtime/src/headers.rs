@@ -107,6 +107,19 @@ impl fmt::Display for HeaderError {
 impl std::error::Error for HeaderError {}
 
 impl Headers {
+    /// The headers [`HeaderWriter`] wrote to `buf`, counted.
+    pub(crate) fn from_buffer(buf: Bytes) -> Headers {
+        let mut count = 0;
+        let mut rest: &[u8] = &buf;
+        while !rest.is_empty() {
+            let (name_len, a) = varint(rest);
+            let (value_len, b) = varint(&rest[a..]);
+            rest = rest.get(a + b + name_len + value_len..).unwrap_or_default();
+            count += 1;
+        }
+        Headers { buf, count }
+    }
+
     /// Builds headers from name/value pairs (mostly for tests).
     pub fn from_pairs<N: AsRef<str>, B: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (N, B)>,
@@ -232,6 +245,9 @@ mod tests {
         ];
         let h = Headers::from_pairs(pairs);
         assert_eq!(h.iter().collect::<Vec<_>>(), pairs.to_vec());
+        // Counted again from the buffer alone, as the fast parser's headers are.
+        assert_eq!(Headers::from_buffer(h.buf.clone()), h);
+        assert_eq!(Headers::from_buffer(Bytes::new()).len(), 0);
     }
 
     #[test]

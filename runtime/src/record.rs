@@ -31,8 +31,25 @@ pub struct Record<V, K = ()> {
     pub(crate) raw_value: Option<Bytes>,
     pub(crate) headers: Headers,
     // Boxed: rarely present, and records are moved several times on their way to the handler.
-    pub(crate) key_schema: Option<Box<SchemaMetadata>>,
-    pub(crate) value_schema: Option<Box<SchemaMetadata>>,
+    pub(crate) schemas: Option<Box<Schemas>>,
+}
+
+/// A record's schema registry metadata, of its key and of its value: boxed together where it
+/// is kept, as most records have none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Schemas {
+    pub key: Option<SchemaMetadata>,
+    pub value: Option<SchemaMetadata>,
+}
+
+impl Schemas {
+    /// Both, boxed; `None` when neither is there.
+    pub(crate) fn boxed(
+        key: Option<SchemaMetadata>,
+        value: Option<SchemaMetadata>,
+    ) -> Option<Box<Schemas>> {
+        (key.is_some() || value.is_some()).then(|| Box::new(Schemas { key, value }))
+    }
 }
 
 /// The part of a record that all records of its partition share.
@@ -124,12 +141,12 @@ impl<V, K> Record<V, K> {
 
     /// Schema registry metadata of the key, when the event source mapping uses a registry.
     pub fn key_schema(&self) -> Option<&SchemaMetadata> {
-        self.key_schema.as_deref()
+        self.schemas.as_ref()?.key.as_ref()
     }
 
     /// Schema registry metadata of the value, when the event source mapping uses a registry.
     pub fn value_schema(&self) -> Option<&SchemaMetadata> {
-        self.value_schema.as_deref()
+        self.schemas.as_ref()?.value.as_ref()
     }
 
     /// The invocation this record arrived in: request id, deadline, event source.

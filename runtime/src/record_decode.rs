@@ -94,8 +94,8 @@ pub(crate) fn context<'a>(
     writer_schema: Option<&'a RegisteredSchema>,
 ) -> DecodeContext<'a> {
     let schema_metadata = match part {
-        Part::Key => raw.key_schema_metadata.as_deref(),
-        Part::Value => raw.value_schema_metadata.as_deref(),
+        Part::Key => raw.schemas.as_ref().and_then(|s| s.key.as_ref()),
+        Part::Value => raw.schemas.as_ref().and_then(|s| s.value.as_ref()),
     };
     DecodeContext {
         part,
@@ -160,8 +160,7 @@ pub(crate) fn decode_typed<V: Decode, K: Decode>(
         raw_key,
         raw_value,
         headers,
-        key_schema: raw.key_schema_metadata.take(),
-        value_schema: raw.value_schema_metadata.take(),
+        schemas: raw.schemas.take(),
     })
 }
 

@@ -254,8 +254,10 @@ impl TestRecord {
             key: b64(&self.key),
             value: b64(&self.value),
             headers: RawHeaders::Json(&headers),
-            key_schema_metadata: self.key_schema.clone().map(Box::new),
-            value_schema_metadata: self.value_schema.clone().map(Box::new),
+            schemas: crate::record::Schemas::boxed(
+                self.key_schema.clone(),
+                self.value_schema.clone(),
+            ),
         };
         let batch = crate::event::PartitionBatch {
             key: Text(Cow::Owned(format!("{}-{}", self.topic, self.partition))),

@@ -69,8 +69,8 @@ fn normalize(wire: Wire<'_>) -> String {
                 r.value,
                 headers
                     .map(|h| h.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect::<Vec<_>>()),
-                r.key_schema_metadata,
-                r.value_schema_metadata
+                r.schemas.as_ref().map(|s| &s.key),
+                r.schemas.as_ref().map(|s| &s.value)
             );
         }
     }

@@ -18,10 +18,8 @@ use crate::json_path::json_error;
 /// precise reason. An error fails only the record.
 pub(crate) fn decode_headers(raw: RawHeaders<'_>, decoded: &Bytes) -> Result<Headers, String> {
     let raw = match raw {
-        RawHeaders::Absent => return Ok(Headers::default()),
-        RawHeaders::Decoded { start, end, count } => {
-            let buf = decoded.slice(start as usize..end as usize);
-            return Ok(Headers { buf, count: count as usize });
+        RawHeaders::Decoded { start, end } => {
+            return Ok(Headers::from_buffer(decoded.slice(start as usize..end as usize)));
         }
         RawHeaders::Json(raw) => raw,
     };

@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(headers, vec![("h", "hé".as_bytes()), ("h", b"2"), ("empty", b"")]);
         let tombstone = &p.records[1];
         assert!(tombstone.value.is_none() && tombstone.key.is_none());
-        assert_eq!(tombstone.value_schema_metadata.as_ref().unwrap().data_format, "AVRO");
+        assert_eq!(tombstone.schemas.as_ref().unwrap().value.as_ref().unwrap().data_format, "AVRO");
         assert_eq!(env.record_count(), 2);
     }
 

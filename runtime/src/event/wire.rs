@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::record::{SchemaMetadata, TimestampType};
+use crate::record::{SchemaMetadata, Schemas, TimestampType};
 
 /// The envelope's fields; everything else (`Records`, unknown fields) is skipped.
 #[derive(Deserialize)]
@@ -121,8 +121,8 @@ pub(crate) struct RawRecord<'a> {
     pub value: Option<Base64<'a>>,
     /// Decoded only when the record runs (see [`crate::event::decode_headers`]).
     pub headers: RawHeaders<'a>,
-    pub key_schema_metadata: Option<Box<SchemaMetadata>>,
-    pub value_schema_metadata: Option<Box<SchemaMetadata>>,
+    /// `keySchemaMetadata` and `valueSchemaMetadata`.
+    pub schemas: Option<Box<Schemas>>,
 }
 
 /// A record's fields as serde reads them, in Lambda's order.
@@ -145,9 +145,9 @@ struct RecordFields<'a> {
     #[serde(borrow, default)]
     headers: RawHeaders<'a>,
     #[serde(default)]
-    key_schema_metadata: Option<Box<SchemaMetadata>>,
+    key_schema_metadata: Option<SchemaMetadata>,
     #[serde(default)]
-    value_schema_metadata: Option<Box<SchemaMetadata>>,
+    value_schema_metadata: Option<SchemaMetadata>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for WireRecord<'a> {
@@ -170,8 +170,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireRecord<'a> {
                         key: f.key,
                         value: f.value,
                         headers: f.headers,
-                        key_schema_metadata: f.key_schema_metadata,
-                        value_schema_metadata: f.value_schema_metadata,
+                        schemas: Schemas::boxed(f.key_schema_metadata, f.value_schema_metadata),
                     },
                 })
             }
@@ -245,24 +244,29 @@ impl<'de: 'a, 'a> Deserialize<'de> for Base64<'a> {
     }
 }
 
-/// A record's headers as the parser left them.
-#[derive(Debug, Default, Clone)]
+/// A record's headers as the parser left them (16 bytes: one of these a record).
+#[derive(Debug, Clone)]
 pub(crate) enum RawHeaders<'a> {
-    /// Absent or `null`: no headers.
-    #[default]
-    Absent,
     /// The JSON text, decoded when the record runs (the serde path).
     Json(&'a RawValue),
     /// Already decoded by the fast path, which writes the headers of all records into one
-    /// buffer (the partition's `headers`): this record's part and header count.
-    Decoded { start: u32, end: u32, count: u32 },
+    /// buffer (the partition's `headers`): this record's part. Absent or `null` headers are
+    /// an empty part.
+    Decoded { start: u32, end: u32 },
+}
+
+impl Default for RawHeaders<'_> {
+    /// Absent: no headers.
+    fn default() -> Self {
+        RawHeaders::Decoded { start: 0, end: 0 }
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawHeaders<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Option::<&'a RawValue>::deserialize(d)? {
             Some(raw) => RawHeaders::Json(raw),
-            None => RawHeaders::Absent,
+            None => RawHeaders::default(),
         })
     }
 }

@@ -9,33 +9,32 @@ impl<'a> Parser<'a> {
     /// which words the record's failure.
     pub(super) fn headers(&mut self) -> Option<RawHeaders<'a>> {
         if self.null() {
-            return Some(RawHeaders::Absent);
+            return Some(RawHeaders::default());
         }
         // Taken out while it is written to; put back as it was if the headers are not plain.
         let mut buf = std::mem::take(&mut self.headers);
         let start = buf.len();
-        let count = self.header_list(&mut buf);
-        if count.is_none() {
+        let read = self.header_list(&mut buf);
+        if read.is_none() {
             buf.truncate(start);
             // Values remembered from this list would point past the end.
             self.header_values.clear();
         }
         let end = buf.len();
         self.headers = buf;
+        read?;
         Some(RawHeaders::Decoded {
             start: u32::try_from(start).ok()?,
             end: u32::try_from(end).ok()?,
-            count: count?,
         })
     }
 
-    /// `[{"name": [bytes]}, …]`, written to `buf`; the number of headers. Each token is looked
-    /// for right where it is first (Lambda writes no whitespace), past whitespace only then.
-    pub(super) fn header_list(&mut self, buf: &mut Vec<u8>) -> Option<u32> {
-        let mut count = 0u32;
+    /// `[{"name": [bytes]}, …]`, written to `buf`. Each token is looked for right where it is
+    /// first (Lambda writes no whitespace), past whitespace only then.
+    pub(super) fn header_list(&mut self, buf: &mut Vec<u8>) -> Option<()> {
         self.expect_next(b'[')?;
         if self.eat_next(b']') {
-            return Some(0);
+            return Some(());
         }
         loop {
             self.expect_next(b'{')?;
@@ -46,7 +45,6 @@ impl<'a> Parser<'a> {
                     self.expect_next(b':')?;
                     self.header_value(buf, slot)?;
                     header.end(buf);
-                    count += 1;
                     if self.eat_next(b'}') {
                         break;
                     }
@@ -54,7 +52,7 @@ impl<'a> Parser<'a> {
                 }
             }
             if self.eat_next(b']') {
-                return Some(count);
+                return Some(());
             }
             self.expect_next(b',')?;
         }

@@ -92,7 +92,7 @@ mod tests {
         let decoded = bytes::Bytes::from(wire.headers);
         let records = &wire.records.unwrap().0[0].records;
         assert_eq!(records[0].offset, 5);
-        assert!(matches!(records[0].headers, RawHeaders::Decoded { count: 1, .. }));
+        assert!(matches!(records[0].headers, RawHeaders::Decoded { .. }));
         let headers = crate::event::decode_headers(records[0].headers.clone(), &decoded).unwrap();
         assert_eq!(headers.first("a"), Some(&[1, 255][..]));
         // The straight-line reader read the headers before it met `x` and gave way: what it

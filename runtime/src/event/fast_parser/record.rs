@@ -1,8 +1,8 @@
 //! One record of a `records` list.
 
 use super::{once, Parser};
-use crate::event::wire::{RawHeaders, RawRecord};
-use crate::record::{SchemaMetadata, TimestampType};
+use crate::event::wire::RawRecord;
+use crate::record::{SchemaMetadata, Schemas, TimestampType};
 
 impl<'a> Parser<'a> {
     /// One record. Lambda writes the fields of every record in the same order (`FIELDS`) and
@@ -81,9 +81,8 @@ impl<'a> Parser<'a> {
             timestamp_type: timestamp_type.unwrap_or_default(),
             key: key.flatten(),
             value: value.flatten(),
-            headers: headers.unwrap_or(RawHeaders::Absent),
-            key_schema_metadata: key_schema.flatten(),
-            value_schema_metadata: value_schema.flatten(),
+            headers: headers.unwrap_or_default(),
+            schemas: Schemas::boxed(key_schema.flatten(), value_schema.flatten()),
         };
         Some((topic?, record))
     }
@@ -146,7 +145,7 @@ impl<'a> Parser<'a> {
         Some(ty)
     }
 
-    pub(super) fn schema(&mut self) -> Option<Option<Box<SchemaMetadata>>> {
+    pub(super) fn schema(&mut self) -> Option<Option<SchemaMetadata>> {
         if self.null() {
             return Some(None);
         }
@@ -156,10 +155,10 @@ impl<'a> Parser<'a> {
             b"schemaId" => once(&mut schema_id, p.text()?.to_owned()),
             other => p.other(other, 2),
         })?;
-        Some(Some(Box::new(SchemaMetadata {
+        Some(Some(SchemaMetadata {
             data_format: data_format.unwrap_or_default(),
             schema_id: schema_id.unwrap_or_default(),
-        })))
+        }))
     }
 }
 
