@@ -111,11 +111,18 @@ impl Headers {
     pub(crate) fn from_buffer(buf: Bytes) -> Headers {
         let mut count = 0;
         let mut rest: &[u8] = &buf;
-        while !rest.is_empty() {
+        while let [name_len, value_len, tail @ ..] = rest {
+            count += 1;
+            // Both lengths one byte, as nearly always.
+            if (name_len | value_len) < 0x80 {
+                rest = tail
+                    .get(usize::from(*name_len) + usize::from(*value_len)..)
+                    .unwrap_or_default();
+                continue;
+            }
             let (name_len, a) = varint(rest);
             let (value_len, b) = varint(&rest[a..]);
             rest = rest.get(a + b + name_len + value_len..).unwrap_or_default();
-            count += 1;
         }
         Headers { buf, count }
     }

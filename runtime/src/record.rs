@@ -44,6 +44,7 @@ pub(crate) struct Schemas {
 
 impl Schemas {
     /// Both, boxed; `None` when neither is there.
+    #[inline]
     pub(crate) fn boxed(
         key: Option<SchemaMetadata>,
         value: Option<SchemaMetadata>,
