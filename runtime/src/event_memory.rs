@@ -95,7 +95,8 @@ impl EventMemory {
 
     /// Makes room for `additional` more bytes. Held with the bytes already there, at least
     /// [`MAPPED_FROM`] go to a mapping (a new one, the bytes copied over, when the memory held
-    /// is the heap or a smaller mapping); fewer stay in the heap.
+    /// is the heap or a smaller mapping: at least twice as large, so that a body growing
+    /// piece by piece is not copied again and again); fewer stay in the heap.
     pub(crate) fn reserve(&mut self, additional: usize) -> io::Result<()> {
         let needed = self.end().saturating_add(additional);
         match &mut self.memory {
@@ -105,7 +106,11 @@ impl EventMemory {
                 Ok(())
             }
             _ => {
-                let capacity = needed.div_ceil(HUGE_PAGE).saturating_mul(HUGE_PAGE);
+                let grown = match &self.memory {
+                    Memory::Mapped { map, .. } => needed.max(map.len().saturating_mul(2)),
+                    Memory::Heap(_) => needed,
+                };
+                let capacity = grown.div_ceil(HUGE_PAGE).saturating_mul(HUGE_PAGE);
                 let mut map = MmapOptions::new().len(capacity).map_anon()?;
                 advise_huge_pages(&map);
                 let old = self.all();

@@ -28,14 +28,14 @@ pub(crate) struct HeaderWriter {
 impl HeaderWriter {
     /// Starts a header: writes its name; its value bytes are appended next.
     pub(crate) fn begin(buf: &mut Vec<u8>, name: &str) -> HeaderWriter {
-        let length_at = if name.len() < 0x80 {
+        // The name's length, then a placeholder for the value's.
+        if name.len() < 0x80 {
             buf.extend_from_slice(&[name.len() as u8, 0]);
-            buf.len() - 1
         } else {
             put_varint(buf, name.len());
             buf.push(0);
-            buf.len() - 1
-        };
+        }
+        let length_at = buf.len() - 1;
         buf.extend_from_slice(name.as_bytes());
         HeaderWriter { length_at, value_start: buf.len() }
     }
