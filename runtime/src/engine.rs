@@ -17,6 +17,7 @@ use crate::context::InvocationContext;
 use crate::decode::{Decode, Part};
 use crate::event::{PartitionBatch, RawRecord};
 use crate::handler::Handler;
+use crate::prefetch;
 use crate::record::Record;
 use crate::record_decode::{
     context, decode, decode_payloads, decode_typed, writer_schema, PartitionShared,
@@ -254,7 +255,12 @@ where
     let mut rest: Option<(usize, Outcome)> = None;
     // Records are read in place (moving each out of the list would copy it).
     let mut records = batch.records;
-    for (i, raw) in records.iter_mut().enumerate() {
+    for i in 0..records.len() {
+        // The next record's bytes are fetched into the cache while this one runs.
+        if let Some(next) = records.get(i + 1) {
+            prefetch::record(next, &shared.headers);
+        }
+        let raw = &mut records[i];
         let offset = raw.offset;
         if Instant::now() >= cutoff {
             rest = Some((i, Outcome::NotStarted));

@@ -52,6 +52,7 @@ mod lambda;
 mod local;
 mod logging;
 mod metrics;
+mod prefetch;
 mod private;
 #[cfg(feature = "producer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "producer")))]
