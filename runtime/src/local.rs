@@ -91,10 +91,14 @@ where
     Ok(())
 }
 
-/// The run's counts and its first failures, on stderr.
+/// The run's counts and its first failures, on stderr, in one write (stderr is unbuffered:
+/// `eprintln!` pieces would each be a system call).
 fn summary(report: &BatchReport, elapsed: std::time::Duration) {
+    use std::fmt::Write as _;
     let c = report.counts();
-    eprintln!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "local run: {} records in {} partition{}: {} succeeded, {} failed, {} not run after an earlier failure, {} not started before the deadline ({:.1} ms)",
         c.records,
         report.partitions.len(),
@@ -106,11 +110,12 @@ fn summary(report: &BatchReport, elapsed: std::time::Duration) {
         elapsed.as_secs_f64() * 1e3
     );
     for (key, offset, failure) in report.failures().take(LISTED_FAILURES) {
-        eprintln!("  failed {key}@{offset}: {failure}");
+        let _ = writeln!(text, "  failed {key}@{offset}: {failure}");
     }
     if c.failed > LISTED_FAILURES {
-        eprintln!("  … and {} more failed records", c.failed - LISTED_FAILURES);
+        let _ = writeln!(text, "  … and {} more failed records", c.failed - LISTED_FAILURES);
     }
+    eprint!("{text}");
 }
 
 #[cfg(test)]

@@ -56,3 +56,48 @@ pub(crate) fn record(record: &RawRecord<'_>, headers: &[u8]) {
         line_of(first);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::record::TimestampType;
+
+    fn raw<'a>(
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        headers: RawHeaders<'a>,
+    ) -> RawRecord<'a> {
+        RawRecord {
+            partition: 0,
+            offset: 0,
+            timestamp: 0,
+            timestamp_type: TimestampType::CreateTime,
+            key: key.map(|k| Base64(Cow::Borrowed(k))),
+            value: value.map(|v| Base64(Cow::Borrowed(v))),
+            headers,
+            schemas: None,
+        }
+    }
+
+    /// Every shape a record's parts can have, lengths around a cache line included: a hint
+    /// must never index out of bounds (the headers' part is taken from the partition's buffer
+    /// by the record's own range, which is checked, not trusted).
+    #[test]
+    fn every_shape_of_record_is_hinted_without_reading_out_of_bounds() {
+        let text = vec![b'A'; 4 * LINE + 1];
+        let headers = vec![0u8; 10];
+        let json = serde_json::value::RawValue::from_string("[]".to_owned()).unwrap();
+        for len in [0, 1, LINE - 1, LINE, LINE + 1, 4 * LINE + 1] {
+            let part = &text[..len];
+            for decoded in [(0, 0), (0, 10), (10, 10), (5, 20), (30, 40), (8, 2)] {
+                let (start, end) = decoded;
+                record(&raw(Some(part), Some(part), RawHeaders::Decoded { start, end }), &headers);
+            }
+            record(&raw(None, Some(part), RawHeaders::Json(&json)), &headers);
+            record(&raw(Some(part), None, RawHeaders::default()), &[]);
+            bytes(part);
+        }
+    }
+}

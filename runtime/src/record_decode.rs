@@ -43,15 +43,17 @@ const PAYLOAD_BUFFER: usize = 64 * 1024;
 
 impl PartitionShared {
     pub(crate) fn new(batch: &PartitionBatch<'_>, context: &Arc<InvocationContext>) -> Self {
-        // Room for every key and value decoded (3 bytes per 4 characters), up to the cap.
-        let encoded: usize = batch
-            .records
-            .iter()
-            .map(|r| {
-                let len = |b: &Option<Base64<'_>>| b.as_ref().map_or(0, |b| b.0.len());
-                len(&r.key) + len(&r.value)
-            })
-            .sum();
+        // Room for every key and value decoded (3 bytes per 4 characters), up to the cap: the
+        // records are counted only until the cap is reached (a large partition's list is not
+        // read through from memory just to size this).
+        let mut encoded = 0;
+        for r in &batch.records {
+            let len = |b: &Option<Base64<'_>>| b.as_ref().map_or(0, |b| b.0.len());
+            encoded += len(&r.key) + len(&r.value);
+            if encoded / 4 * 3 >= PAYLOAD_BUFFER {
+                break;
+            }
+        }
         PartitionShared {
             record: Arc::new(RecordShared {
                 topic_partition: batch.key.to_string(),
