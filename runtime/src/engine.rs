@@ -376,7 +376,14 @@ where
     let mut handed = Vec::with_capacity(batch.records.len());
     let mut stop = false;
     let mut records = batch.records;
-    for raw in &mut records {
+    for i in 0..records.len() {
+        // As for per-record handlers: the next record's bytes are fetched while this one decodes.
+        if !stop {
+            if let Some(next) = records.get(i + 1) {
+                prefetch::record(next, &shared.headers);
+            }
+        }
+        let raw = &mut records[i];
         let offset = raw.offset;
         if stop {
             outcomes.push((offset, Some(Outcome::Skipped)));
