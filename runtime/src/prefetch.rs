@@ -4,7 +4,7 @@
 //! turns out to be invalid), so by the time a record is decoded its key, value and headers were
 //! last read several megabytes earlier and have left the cache. Without a hint, decoding each
 //! record begins by waiting for main memory: on the 10,000-record event that was about a tenth
-//! of a local run's whole time, most of it on the first byte of each base64 value. The next
+//! of a local run's whole time, most of it on the first read of each base64 value. The next
 //! record's bytes are therefore requested while the current record runs, which takes far
 //! longer than fetching them.
 //!
