@@ -24,10 +24,14 @@
 //! less CPU times.
 //!
 //! Output, one line per function and event:
-//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X faults=N`
+//! `event=PATH bytes=N function=NAME runs=N median_us=X p25_us=X p75_us=X min_us=X cpu_us=X faults=N
+//! to_next_us=X rss_growth_b=N`
 //! (`cpu_us`: median CPU time per invocation; `faults`: median page faults per invocation, from
 //! /proc/PID/stat, counted the same way; `to_next_us`: median time from the start of the
-//! `/next` response to the function's next `GET /next`, where Lambda's invoke phase ends).
+//! `/next` response to the function's next `GET /next`, where Lambda's invoke phase ends;
+//! `rss_growth_b`: how much the process's resident memory grew per counted invocation, from
+//! `VmRSS` before the first and after the last, which shows memory a function keeps from one
+//! invocation to the next).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -108,6 +112,8 @@ fn main() {
         let mut cpu: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
         let mut faults: Vec<Vec<u64>> = vec![Vec::new(); functions.len()];
         let mut to_next: Vec<Vec<Duration>> = vec![Vec::new(); functions.len()];
+        // Resident memory (KiB) before the first counted invocation and after the last.
+        let mut rss: Vec<Option<(u64, u64)>> = vec![None; functions.len()];
         let mut expected: Option<(String, serde_json::Value)> = None;
         for round in 0..warmup + runs {
             let mut order: Vec<usize> = (0..functions.len()).collect();
@@ -116,6 +122,10 @@ fn main() {
             }
             for i in order {
                 serial += 1;
+                if round == *warmup {
+                    let first = resident_kib(functions[i].child.id());
+                    rss[i] = Some((first, first));
+                }
                 let faults_before = minor_faults(functions[i].child.id());
                 let cpu_before = cpu_ns(functions[i].child.id());
                 let (started, elapsed, response) = invoke(&mut functions[i], &event, serial);
@@ -139,11 +149,14 @@ fn main() {
                     cpu[i].push(cpu_after - cpu_before);
                     faults[i].push(faults_after - faults_before);
                     to_next[i].push(next_at.map_or(Duration::MAX, |t| t - started));
+                    if let Some((_, last)) = &mut rss[i] {
+                        *last = resident_kib(functions[i].child.id());
+                    }
                 }
             }
         }
-        for ((((function, mut times), mut cpu), mut faults), mut to_next) in
-            functions.iter().zip(times).zip(cpu).zip(faults).zip(to_next)
+        for (((((function, mut times), mut cpu), mut faults), mut to_next), rss) in
+            functions.iter().zip(times).zip(cpu).zip(faults).zip(to_next).zip(rss)
         {
             if times.is_empty() {
                 continue;
@@ -154,8 +167,10 @@ fn main() {
             to_next.sort();
             let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
             let us = |d: Duration| d.as_secs_f64() * 1e6;
+            let (first, last) = rss.unwrap_or_default();
+            let growth = (last as f64 - first as f64) * 1024.0 / times.len() as f64;
             println!(
-                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1} faults={} to_next_us={:.1}",
+                "event={path} bytes={} function={} runs={} median_us={:.1} p25_us={:.1} p75_us={:.1} min_us={:.1} cpu_us={:.1} faults={} to_next_us={:.1} rss_growth_b={growth:.0}",
                 event.len(),
                 function.name,
                 times.len(),
@@ -181,6 +196,16 @@ fn cpu_ns(pid: u32) -> u64 {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
         .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The resident memory of process `pid` now, in KiB (`VmRSS`).
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the function runs");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }
 
 /// The minor page faults of process `pid` so far (all its threads).
