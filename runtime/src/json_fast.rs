@@ -26,7 +26,7 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(input: &'de [u8]) -> Option<T
     // One check of the whole document for UTF-8 (word at a time) is quicker than one per
     // string, and lets every string be cut from the text. A document that is not UTF-8 is
     // declined (serde_json's `from_slice` accepts invalid UTF-8 in strings it skips).
-    let text = std::str::from_utf8(input).ok()?;
+    let text = simdutf8::basic::from_utf8(input).ok()?;
     let mut reader = Reader { text, input, at: 0, depth: 0, failed: false, scratch: String::new() };
     let value = T::deserialize(&mut reader).ok()?;
     // An error anywhere, even one a `Deserialize` impl recovered from, sends the document to
