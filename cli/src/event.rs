@@ -260,6 +260,9 @@ pub fn read_lines(input: impl BufRead) -> Result<Vec<InputLine>> {
                 n + 1
             )
         })?;
+        // Checked here, with the line's number, so that `produce` sends nothing from input
+        // that has a bad line further on.
+        parsed.header_list().with_context(|| format!("line {}", n + 1))?;
         out.push(parsed);
     }
     Ok(out)
@@ -346,6 +349,14 @@ mod tests {
             read_lines(&b"{\"value\":1,\"offset\":5}\n{\"value\":2,\"offset\":5}\n"[..]).unwrap();
         let err = event_from_lines(&lines, "t", EventSource::Msk, "b", 0).unwrap_err();
         assert!(err.to_string().contains("offsets ascend"), "{err}");
+    }
+
+    #[test]
+    fn a_header_that_is_not_text_names_its_line() {
+        let input =
+            b"{\"value\":1,\"headers\":{\"a\":\"x\"}}\n\n{\"value\":2,\"headers\":{\"b\":5}}\n";
+        let err = read_lines(&input[..]).unwrap_err();
+        assert_eq!(format!("{err:#}"), "line 3: header `b` must be text, not 5");
     }
 
     #[test]

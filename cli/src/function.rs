@@ -42,8 +42,11 @@ pub enum Outcome {
     Error { error_type: String, body: String },
     /// The function did not answer before its deadline: it was killed.
     Timeout,
-    /// The process exited (or could not start) before answering.
+    /// The process exited before answering.
     Crash(String),
+    /// The process could not be started at all (no such file, not executable): not the
+    /// function's failure, so the run stops instead of retrying or diverting records.
+    CannotStart(String),
     /// The runtime reported an init error (`/init/error`).
     InitError(String),
 }
@@ -55,6 +58,7 @@ impl Outcome {
             Outcome::Error { error_type, body } => format!("function error {error_type}: {body}"),
             Outcome::Timeout => "timed out".into(),
             Outcome::Crash(s) => format!("crashed: {s}"),
+            Outcome::CannotStart(s) => s.clone(),
             Outcome::InitError(s) => format!("init error: {s}"),
         }
     }
@@ -113,6 +117,23 @@ impl Function {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         let arn = format!("arn:aws:lambda:{region}:123456789012:function:{name}");
         Function { command, name, arn, timeout, memory_mb: 1024, instance: None, starts: 0 }
+    }
+
+    /// Whether the command can be started: a path names an executable file, a bare name one on
+    /// `PATH`. Checked before polling, so that a typo stops the run at once instead of failing
+    /// the first batch.
+    pub fn check(&self) -> Result<()> {
+        let program = std::path::Path::new(&self.command[0]);
+        let shown = program.display();
+        if program.components().count() > 1 {
+            return executable(program)
+                .with_context(|| format!("cannot start the function {shown}"));
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if std::env::split_paths(&path).any(|dir| executable(&dir.join(program)).is_ok()) {
+            return Ok(());
+        }
+        anyhow::bail!("cannot start the function {shown}: no such program on PATH")
     }
 
     async fn start(&mut self) -> Result<()> {
@@ -177,10 +198,17 @@ impl Function {
     }
 
     async fn invoke_inner(&mut self, id: &str, body: Bytes) -> Outcome {
+        // A process that exited between invocations is replaced before the event goes out,
+        // as Lambda starts a new execution environment: the exit is not this batch's failure.
+        if let Some(inst) = self.instance.as_mut() {
+            if matches!(inst.child.try_wait(), Ok(Some(_))) {
+                self.stop().await;
+            }
+        }
         let cold = self.instance.is_none();
         if cold {
             if let Err(e) = self.start().await {
-                return Outcome::Crash(format!("{e:#}"));
+                return Outcome::CannotStart(format!("{e:#}"));
             }
         }
         let timeout = self.timeout;
@@ -347,4 +375,16 @@ fn request_id() -> String {
 fn trace_id() -> String {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", hex_id(24), hex_id(16))
+}
+
+/// Ok if `path` is a file this process may execute.
+fn executable(path: &std::path::Path) -> Result<()> {
+    let meta = std::fs::metadata(path)?;
+    anyhow::ensure!(meta.is_file(), "not a file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        anyhow::ensure!(meta.permissions().mode() & 0o111 != 0, "not executable (chmod +x)");
+    }
+    Ok(())
 }

@@ -106,6 +106,9 @@ pub struct Fetched {
     pub records: Vec<FetchedRecord>,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// One past the last offset of the whole batches read, control records (transaction
+    /// markers) included: where the next fetch starts even when nothing but a marker came.
+    pub next_offset: Option<i64>,
 }
 
 /// A record to produce.
@@ -297,34 +300,17 @@ impl Client {
             records: Vec::new(),
             high_watermark: p.high_watermark,
             log_start_offset: p.log_start_offset,
+            next_offset: None,
         };
         if let Some(records) = &p.records {
-            let mut buf = records.clone();
-            // A fetch may end with a partial batch, which the decoder cannot read: keep the
-            // whole batches only.
-            let whole = whole_batches(&buf);
-            buf.truncate(whole);
-            if !buf.is_empty() {
-                for set in RecordBatchDecoder::decode_all(&mut buf)? {
-                    for r in set.records {
-                        if r.control || r.offset < offset {
-                            continue;
-                        }
-                        out.records.push(FetchedRecord {
-                            offset: r.offset,
-                            timestamp: r.timestamp,
-                            timestamp_type: r.timestamp_type,
-                            key: r.key,
-                            value: r.value,
-                            headers: r
-                                .headers
-                                .into_iter()
-                                .map(|(k, v)| (k.as_str().to_owned(), v))
-                                .collect(),
-                        });
-                    }
-                }
-            }
+            let (records, next_offset) = decode_records(records, offset).with_context(|| {
+                format!(
+                    "cannot read the records of {topic}-{partition} from offset {offset} \
+                     (lz4 and zstd need the CLI's `lz4` / `zstd` features)"
+                )
+            })?;
+            out.records = records;
+            out.next_offset = next_offset;
         }
         Ok(out)
     }
@@ -483,6 +469,37 @@ impl Client {
     }
 }
 
+/// The records at or after `offset` in the whole batches of a fetch response's record data
+/// (control records left out), and one past the last offset read, control records included.
+fn decode_records(data: &Bytes, offset: i64) -> Result<(Vec<FetchedRecord>, Option<i64>)> {
+    let mut buf = data.clone();
+    // A fetch may end with a partial batch, which the decoder cannot read: keep the whole
+    // batches only.
+    buf.truncate(whole_batches(&buf));
+    let mut records = Vec::new();
+    let mut next_offset = None;
+    if buf.is_empty() {
+        return Ok((records, next_offset));
+    }
+    for set in RecordBatchDecoder::decode_all(&mut buf)? {
+        for r in set.records {
+            next_offset = Some(next_offset.unwrap_or(offset).max(r.offset + 1));
+            if r.control || r.offset < offset {
+                continue;
+            }
+            records.push(FetchedRecord {
+                offset: r.offset,
+                timestamp: r.timestamp,
+                timestamp_type: r.timestamp_type,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)).collect(),
+            });
+        }
+    }
+    Ok((records, next_offset))
+}
+
 /// The length of the whole record batches at the start of `buf` (a fetch response may end
 /// with a truncated one).
 fn whole_batches(buf: &Bytes) -> usize {
@@ -500,4 +517,63 @@ fn whole_batches(buf: &Bytes) -> usize {
         b = &b[12 + len..];
     }
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One record batch, made by kafka-protocol's encoder, starting at `offsets[0]`.
+    fn batch(offsets: &[i64], control: bool) -> BytesMut {
+        let records: Vec<Record> = offsets
+            .iter()
+            .map(|&offset| Record {
+                transactional: control,
+                control,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: if control { 7 } else { -1 },
+                producer_epoch: if control { 0 } else { -1 },
+                timestamp_type: TimestampType::Creation,
+                offset,
+                sequence: -1,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                // A control record's value: version 0, type 1 (commit), coordinator epoch 0.
+                value: Some(Bytes::from_static(if control { &[0, 0, 0, 0, 0, 0] } else { b"v" })),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
+        buf
+    }
+
+    fn offsets(records: &[FetchedRecord]) -> Vec<i64> {
+        records.iter().map(|r| r.offset).collect()
+    }
+
+    /// A log that ends in a transaction marker: the marker is not a record, but the next fetch
+    /// starts past it (before, a partition whose last batch was a marker was fetched again and
+    /// again and never went idle).
+    #[test]
+    fn control_records_are_skipped_and_moved_past() {
+        let mut data = batch(&[5, 6], false);
+        data.extend_from_slice(&batch(&[7], true));
+        let data = data.freeze();
+        let (records, next) = decode_records(&data, 5).unwrap();
+        assert_eq!((offsets(&records), next), (vec![5, 6], Some(8)));
+        let marker = batch(&[7], true).freeze();
+        let (records, next) = decode_records(&marker, 7).unwrap();
+        assert_eq!((offsets(&records), next), (vec![], Some(8)));
+        // Records before the offset asked for (a batch that starts earlier) are left out.
+        let (records, next) = decode_records(&data, 6).unwrap();
+        assert_eq!((offsets(&records), next), (vec![6], Some(8)));
+        // A truncated last batch is not read, and not moved past.
+        let cut = data.slice(..data.len() - 10);
+        let (records, next) = decode_records(&cut, 5).unwrap();
+        assert_eq!((offsets(&records), next), (vec![5, 6], Some(7)));
+        assert_eq!(decode_records(&Bytes::new(), 5).unwrap().1, None);
+    }
 }

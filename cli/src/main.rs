@@ -84,13 +84,13 @@ struct PollArgs {
     /// msk: eventSource aws:kafka with a cluster ARN; self-managed: SelfManagedKafka, no ARN.
     #[arg(long, value_enum, default_value = "msk")]
     event_source: EventSource,
-    /// The function's timeout, in seconds (AWS default for a function: 3 s; Kafka mappings
-    /// allow up to 14 minutes; 60 here).
-    #[arg(long, default_value_t = 60)]
+    /// The function's timeout, in seconds (1..900, Lambda's range; AWS default for a function:
+    /// 3 s; Kafka mappings allow up to 14 minutes; 60 here).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=900))]
     timeout_s: u64,
     /// Exit 0 after this many seconds with nothing left to poll and nothing in flight.
-    #[arg(long)]
-    until_idle_s: Option<f64>,
+    #[arg(long, value_parser = seconds)]
+    until_idle_s: Option<Duration>,
     /// Exit after this many invocations.
     #[arg(long)]
     max_batches: Option<u64>,
@@ -126,6 +126,15 @@ struct ProduceArgs {
     create_partitions: Option<i32>,
 }
 
+/// A number of seconds, whole or not, from zero up to a day.
+fn seconds(s: &str) -> std::result::Result<Duration, String> {
+    let n: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&n) {
+        return Err(format!("`{s}`: expected 0 to 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(n))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
@@ -154,7 +163,10 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Produce(a) => produce(a).await,
-        Command::Poll(a) => {
+        Command::Poll(mut a) => {
+            // A topic given twice is polled once.
+            let mut seen = std::collections::HashSet::new();
+            a.topics.retain(|t| seen.insert(t.clone()));
             let function =
                 function::Function::new(a.function.clone(), Duration::from_secs(a.timeout_s));
             let group = a
@@ -174,7 +186,7 @@ async fn run(cli: Cli) -> Result<()> {
                 bisect: a.bisect_batch_on_function_error,
                 on_failure: a.on_failure,
                 event_source: a.event_source,
-                until_idle: a.until_idle_s.map(Duration::from_secs_f64),
+                until_idle: a.until_idle_s,
                 max_batches: a.max_batches,
                 summary_json: a.summary_json,
             };

@@ -117,6 +117,10 @@ struct Part {
     attempt_offset: i64,
     /// Bisect: the next slice has at most this many records.
     limit: Option<usize>,
+    /// The last offset of the batch that failed: a retry sends that batch again, not the
+    /// records fetched since ("Lambda retries the whole batch", with-kafka-configure.html), so
+    /// exhausted retries send to the destination only records the function was given.
+    retry_end: Option<i64>,
     stats: Stats,
 }
 
@@ -161,7 +165,23 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
     if cfg.topics.is_empty() {
         bail!("give at least one --topic");
     }
+    if let Some(t) =
+        cfg.topics.iter().enumerate().find_map(|(i, t)| cfg.topics[..i].contains(t).then_some(t))
+    {
+        // Polled twice, every record would be delivered and committed twice.
+        bail!("topic {t} is given twice");
+    }
+    function.check()?;
     let client = Arc::new(Client::new(&cfg.bootstrap_servers));
+    if let Some(Destination::Kafka(topic)) = &cfg.on_failure {
+        if cfg.topics.contains(topic) {
+            bail!("the on-failure destination kafka://{topic} is a polled topic: failed records would come back as input");
+        }
+        client
+            .partitions(topic)
+            .await
+            .with_context(|| format!("the on-failure destination kafka://{topic}"))?;
+    }
     // Infinite retries with an on-failure destination are capped at 10 (kafka-retry-configurations.html).
     let max_retries = match (cfg.max_retry_attempts, &cfg.on_failure) {
         (None, Some(_)) => Some(10),
@@ -197,6 +217,7 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
                 attempts: 0,
                 attempt_offset: -1,
                 limit: None,
+                retry_end: None,
                 stats: Stats { committed_offset: start, ..Stats::default() },
             });
         }
@@ -314,12 +335,14 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
             // Which partitions failed, and from which offset.
             let mut failed_from: HashMap<usize, i64> = HashMap::new();
             let mut function_error = None;
+            let mut whole_batch = false;
             match &outcome {
                 Outcome::Response(body) if cfg.report_batch_item_failures => {
                     match parse_response(body, &slices, &parts) {
                         Ok(list) => failed_from = list,
                         Err(why) => {
                             log(&format!("batch {batches}: {why}: the whole batch failed (kafka-retry-configurations.html)"));
+                            whole_batch = true;
                             failed_from = slices.iter().map(|s| (s.part, s.offsets[0])).collect();
                         }
                     }
@@ -330,14 +353,18 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
                         log("the function reported batchItemFailures, but ReportBatchItemFailures is off (--no-report-batch-item-failures): the body is ignored and those records count as processed, as in AWS; this warning is shown once");
                     }
                 }
+                Outcome::CannotStart(why) => bail!("{why}"),
                 other => {
                     log(&format!("batch {batches} ({count} records): {}: the whole batch failed", other.describe()));
                     function_error = Some("Unhandled".to_owned());
+                    whole_batch = true;
                     failed_from = slices.iter().map(|s| (s.part, s.offsets[0])).collect();
                 }
             }
             let mut commits = Vec::new();
-            let mut to_destination = Vec::new();
+            // One failed batch for the destination: the records of every partition whose retries
+            // ran out in this invocation.
+            let mut to_destination: Option<Failed> = None;
             for s in &slices {
                 let p = &mut parts[s.part];
                 let last = *s.offsets.last().unwrap();
@@ -348,10 +375,12 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
                         p.committed = last + 1;
                         p.attempts = 0;
                         p.limit = None;
+                        p.retry_end = None;
                     }
                     Some(&from) => {
                         p.buffer.retain(|r| r.r.offset >= from);
                         p.committed = from;
+                        p.retry_end = Some(last);
                         if p.attempt_offset == from {
                             p.attempts += 1;
                         } else {
@@ -379,29 +408,37 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
                             p.buffer.retain(|r| r.r.offset > last);
                             p.committed = last + 1;
                             p.stats.records_to_on_failure += records.len() as u64;
-                            to_destination.push(Failed {
+                            let failed = to_destination.get_or_insert_with(|| Failed {
                                 condition: "RetryAttemptsExhausted",
-                                invoke_count: p.attempts,
+                                invoke_count: 0,
                                 request_id: request_id.clone(),
                                 function_error: function_error.clone(),
                                 status_code: Some(200),
-                                records,
+                                records: Vec::new(),
                             });
+                            failed.invoke_count = failed.invoke_count.max(p.attempts);
+                            failed.records.extend(records);
                             p.attempts = 0;
                             p.attempt_offset = -1;
                             p.limit = None;
+                            p.retry_end = None;
                         }
                     }
                 }
-                p.stats.committed_offset = p.committed;
                 p.set_buffered();
                 commits.push((p.topic.clone(), p.partition, p.committed));
             }
-            for f in to_destination {
+            if let Some(f) = to_destination {
                 send_to_destination(&cfg, &client, &function, &f).await?;
             }
             client.commit(&cfg.group, &commits).await.context("committing offsets")?;
-            if !failed_from.is_empty() && function_error.is_none() {
+            // Only what the broker has: a failed write or commit above leaves the summary's
+            // offsets where they were.
+            for s in &slices {
+                let p = &mut parts[s.part];
+                p.stats.committed_offset = p.committed;
+            }
+            if !failed_from.is_empty() && !whole_batch {
                 let list: Vec<String> = failed_from
                     .iter()
                     .map(|(i, o)| format!("{}@{o}", parts[*i].key))
@@ -428,7 +465,11 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
         total(|s| s.retries),
         total(|s| s.records_to_on_failure),
         function.starts,
-        parts.iter().map(|p| format!("{}@{}", p.key, p.committed)).collect::<Vec<_>>().join(" "),
+        parts
+            .iter()
+            .map(|p| format!("{}@{}", p.key, p.stats.committed_offset))
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     if let Some(path) = &cfg.summary_json {
         let partitions: serde_json::Map<String, serde_json::Value> = parts
@@ -482,9 +523,10 @@ async fn fetcher(
         }
         let result = fetch_from(&client, &topic, partition, next).await;
         let msg = match result {
-            Ok((records, hw)) => {
-                if let Some(last) = records.last() {
-                    next = last.offset + 1;
+            Ok((records, hw, end)) => {
+                // Past control records too: a log ending in a transaction marker is caught up.
+                if let Some(end) = end {
+                    next = next.max(end);
                 }
                 FetchMsg { part, records, next, high_watermark: hw }
             }
@@ -508,11 +550,12 @@ async fn fetch_from(
     topic: &str,
     partition: i32,
     offset: i64,
-) -> Result<(Vec<EventRecord>, i64)> {
+) -> Result<(Vec<EventRecord>, i64, Option<i64>)> {
     let max_bytes = 8 * 1024 * 1024;
     let wait = Duration::from_millis(500);
     let f = client.fetch(topic, partition, offset, max_bytes, wait).await?;
     let mut hw = f.high_watermark;
+    let mut end = f.next_offset;
     let mut records = f.records;
     let skipped =
         |rs: &[crate::kafka::FetchedRecord]| rs.first().is_some_and(|r| r.offset > offset);
@@ -522,6 +565,7 @@ async fn fetch_from(
             let from = (offset - step).max(f.log_start_offset.max(0));
             let g = client.fetch(topic, partition, from, max_bytes, wait).await?;
             hw = g.high_watermark;
+            end = g.next_offset;
             let first = g.records.first().map(|r| r.offset);
             if first.is_some_and(|o| o <= offset) || from <= f.log_start_offset.max(0) {
                 records = g.records.into_iter().filter(|r| r.offset >= offset).collect();
@@ -543,7 +587,7 @@ async fn fetch_from(
             headers: r.headers,
         })
         .collect();
-    Ok((records, hw))
+    Ok((records, hw, end))
 }
 
 fn fresh_size_over(cfg: &Config, parts: &[Part]) -> bool {
@@ -595,7 +639,6 @@ async fn drop_unsendable(
             Some(r) => r.r.offset,
             None => p.committed.max(last + 1),
         };
-        p.stats.committed_offset = p.committed;
         p.stats.records_to_on_failure += (expired.len() + oversized.len()) as u64;
         p.set_buffered();
         for (condition, records) in
@@ -616,6 +659,7 @@ async fn drop_unsendable(
             send_to_destination(cfg, client, function, &f).await?;
         }
         client.commit(&cfg.group, &[(p.topic.clone(), p.partition, p.committed)]).await?;
+        p.stats.committed_offset = p.committed;
     }
     Ok(())
 }
@@ -628,9 +672,10 @@ fn build_event(cfg: &Config, parts: &mut [Part], chosen: &[usize]) -> (String, V
     'parts: for &i in chosen {
         let p = &parts[i];
         let limit = p.limit.unwrap_or(usize::MAX);
+        let end = if p.retrying() { p.retry_end.unwrap_or(i64::MAX) } else { i64::MAX };
         let mut slice = Slice { part: i, offsets: Vec::new() };
         for r in &p.buffer {
-            if event.len() >= cfg.batch_size || slice.offsets.len() >= limit {
+            if event.len() >= cfg.batch_size || slice.offsets.len() >= limit || r.r.offset > end {
                 break;
             }
             if event.size_with(&r.json, &p.key) > MAX_PAYLOAD {
@@ -722,7 +767,12 @@ fn batch_failure_record(cfg: &Config, function: &Function, f: &Failed) -> serde_
         entry["lastRecordOffset"] = r.offset.to_string().into();
         entry["lastRecordTimestamp"] = iso_time(r.timestamp).into();
     }
-    let payload_size: usize = f.records.iter().map(|r| r.to_json().len()).sum();
+    // The size of the event these records make (the batch's payload).
+    let mut event = EventBuilder::new(cfg.event_source, &cfg.bootstrap_servers);
+    for r in &f.records {
+        event.push(&format!("{}-{}", r.topic, r.partition), r.to_json());
+    }
+    let payload_size = event.size();
     let mut batch = serde_json::json!({
         "batchSize": f.records.len(),
         "eventSourceArn": cfg.event_source.arn(),
@@ -894,6 +944,78 @@ mod tests {
     fn iso_times() {
         assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_time(1_545_084_650_987), "2018-12-17T22:10:50.987Z");
+    }
+
+    fn config(batch_size: usize) -> Config {
+        Config {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            topics: vec!["t".into()],
+            group: "g".into(),
+            starting_position: StartingPosition::TrimHorizon,
+            batch_size,
+            window: Duration::ZERO,
+            report_batch_item_failures: true,
+            max_retry_attempts: Some(1),
+            max_record_age: None,
+            bisect: false,
+            on_failure: None,
+            event_source: EventSource::Msk,
+            until_idle: None,
+            max_batches: None,
+            summary_json: None,
+        }
+    }
+
+    fn part(offsets: std::ops::Range<i64>) -> Part {
+        let buffer = offsets
+            .map(|offset| {
+                let r = EventRecord {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset,
+                    timestamp: 0,
+                    log_append_time: false,
+                    key: None,
+                    value: Some(Bytes::from_static(b"{}")),
+                    headers: Vec::new(),
+                };
+                Rec { json: r.to_json(), r }
+            })
+            .collect();
+        Part {
+            topic: "t".into(),
+            partition: 0,
+            key: "t-0".into(),
+            committed: 0,
+            buffer,
+            buffered: Arc::default(),
+            room: Arc::default(),
+            fetched_to: 0,
+            high_watermark: 0,
+            attempts: 0,
+            attempt_offset: -1,
+            limit: None,
+            retry_end: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// A retry sends the failed batch again, not the records fetched since it failed: when
+    /// the retries run out, only records the function was given go to the destination.
+    #[test]
+    fn a_retry_resends_the_failed_batch_only() {
+        let cfg = config(100);
+        // The batch 0..=2 failed at 1; records 3..50 arrived after it.
+        let mut parts = vec![part(1..50)];
+        let p = &mut parts[0];
+        (p.committed, p.attempts, p.attempt_offset, p.retry_end) = (1, 1, 1, Some(2));
+        assert!(p.retrying());
+        let (_, slices) = build_event(&cfg, &mut parts, &[0]);
+        assert_eq!(slices[0].offsets, vec![1, 2]);
+        // Fresh (not retrying), the partition's records go up to the batch size.
+        parts[0].attempts = 0;
+        let (_, slices) = build_event(&config(10), &mut parts, &[0]);
+        assert_eq!(slices[0].offsets, (1..11).collect::<Vec<_>>());
     }
 
     #[test]

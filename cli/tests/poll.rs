@@ -302,6 +302,8 @@ fn bad_responses_crashes_and_timeouts_fail_the_batch_and_the_run_goes_on() {
             assert_eq!((end, committed), (5, Some(5)), "{act}\n{}", run.stderr);
         }
         assert!(run.stderr.contains(says), "{act}\n{}", run.stderr);
+        // One line for the whole-batch failure, not a second one as a partial failure.
+        assert!(!run.stderr.contains("partial failure"), "{act}\n{}", run.stderr);
         assert_eq!(run.summary["function_starts"], restarts, "{act}\n{}", run.summary);
         // The deadline is a real epoch time, the timeout away.
         let first = invs[0]["deadline_in_ms"].as_i64().unwrap();
@@ -448,4 +450,84 @@ fn event_output_is_read_by_the_runtime_and_user_events() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A wrong function path and flag values out of range stop `poll` at once with a message that
+/// names them (before, a typo in the path failed every batch as a crash, retried forever or
+/// sent every record to the on-failure destination; `nan` seconds panicked). No broker is
+/// reached: nothing listens on port 1.
+#[test]
+fn a_wrong_function_path_and_bad_flags_stop_at_once() {
+    let run = |args: &[&str]| {
+        let out = Command::new(bin())
+            .args(["poll", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = run(&["--", "/no/such/function"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot start the function /no/such/function"), "{stderr}");
+    let (code, stderr) = run(&["--", "no-such-function-on-path"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no-such-function-on-path: no such program on PATH"), "{stderr}");
+    let not_executable = scratch("wrong-path").join("function");
+    std::fs::write(&not_executable, "").unwrap();
+    let (code, stderr) = run(&["--", not_executable.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not executable"), "{stderr}");
+    let py = test_function();
+    for (flag, value, says) in [
+        ("--until-idle-s", "nan", "`nan`: expected 0 to 86400 seconds"),
+        ("--until-idle-s", "-1", "`-1`: expected 0 to 86400 seconds"),
+        ("--until-idle-s", "soon", "`soon` is not a number of seconds"),
+        ("--timeout-s", "0", "0 is not in 1..=900"),
+    ] {
+        let (code, stderr) = run(&[&format!("{flag}={value}"), "--", py.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}
+
+/// A whole-batch failure over two partitions with no retries left: one on-failure line for the
+/// failed batch, naming both partitions, its `payloadSize` the size of the event it was.
+#[test]
+fn an_exhausted_batch_of_two_partitions_is_one_on_failure_line() {
+    let broker = Tansu::start();
+    let dir = scratch("exhausted");
+    let p0: Vec<String> =
+        (0..3).map(|i| value(i, if i == 1 { "error-once" } else { "" })).collect();
+    let p1: Vec<String> = (0..2).map(|i| value(i, "")).collect();
+    setup(&broker, "exhausted", &[p0, p1]);
+    let failed = dir.join("failed.jsonl");
+    let destination = format!("file:{}", failed.display());
+    let py = test_function();
+    let run = poll(
+        &broker,
+        &dir,
+        &["--topic", "exhausted", "--max-retry-attempts", "0", "--on-failure", &destination],
+        &[py.to_str().unwrap()],
+    );
+    let invs = invocations(&dir);
+    assert_eq!(invs.len(), 1, "{}", run.stderr);
+    let lines: Vec<Value> = std::fs::read_to_string(&failed)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    let batch = &lines[0]["KafkaBatchInfo"];
+    assert_eq!(batch["batchSize"], 5);
+    assert_eq!(batch["payloadSize"], invs[0]["size"]);
+    let info = batch["recordsInfo"].as_object().unwrap();
+    assert_eq!(info.keys().collect::<Vec<_>>(), ["exhausted-0", "exhausted-1"]);
+    assert_eq!(info["exhausted-0"]["lastRecordOffset"], "2");
+    assert_eq!(lines[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
+    for (end, committed) in
+        broker_offsets(&broker, "msk-lambda-test_function.py-exhausted", "exhausted")
+    {
+        assert_eq!(committed, Some(end));
+    }
 }
