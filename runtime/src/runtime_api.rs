@@ -456,24 +456,35 @@ impl Connection {
         Ok(Connection { stream, buf: Vec::with_capacity(HEAD_READ), pos: 0, used: false })
     }
 
-    /// Writes the request and reads the response's head.
+    /// Writes the request and reads the response's head, past any interim (1xx) responses:
+    /// HTTP/1.1 lets a server send any number before the final one (`100 Continue`, `103 Early
+    /// Hints`), and a client skips them, as hyper does.
     async fn send(&mut self, request: &[u8]) -> Result<Head, Failure> {
         let unanswered = |error| Failure { error, answered: false };
         self.stream.write_all(request).await.map_err(unanswered)?;
-        let end = loop {
-            if let Some(i) = find(&self.buf[self.pos..], b"\r\n\r\n") {
-                break self.pos + i + 4;
+        let mut interim = false;
+        loop {
+            let end = loop {
+                if let Some(i) = find(&self.buf[self.pos..], b"\r\n\r\n") {
+                    break self.pos + i + 4;
+                }
+                let answered = interim || self.buf.len() > self.pos;
+                if self.buf.len() - self.pos > MAX_HEAD {
+                    let error = invalid("response head too long".into());
+                    return Err(Failure { error, answered });
+                }
+                self.fill().await.map_err(|error| Failure { error, answered })?;
+            };
+            let head = parse_head(&self.buf[self.pos..end])
+                .map_err(|error| Failure { error, answered: true })?;
+            self.pos = end;
+            // 101 (Switching Protocols) is final, and never asked for here.
+            if (100..200).contains(&head.status) && head.status != 101 {
+                interim = true;
+                continue;
             }
-            let answered = self.buf.len() > self.pos;
-            if self.buf.len() - self.pos > MAX_HEAD {
-                return Err(Failure { error: invalid("response head too long".into()), answered });
-            }
-            self.fill().await.map_err(|error| Failure { error, answered })?;
-        };
-        let head = parse_head(&self.buf[self.pos..end])
-            .map_err(|error| Failure { error, answered: true })?;
-        self.pos = end;
-        Ok(head)
+            return Ok(head);
+        }
     }
 
     /// Reads more of the stream into `buf`; fails at its end.

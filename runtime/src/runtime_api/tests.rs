@@ -175,6 +175,29 @@ async fn chunked_events_and_emulator_paths() {
     assert_eq!(requests[1].connection, 0, "one keep-alive connection");
 }
 
+/// Interim responses before the final one (any number, with headers of their own) are read
+/// past, on `/next` and on a post, and the connection stays usable.
+#[tokio::test]
+async fn interim_responses_are_skipped() {
+    let mut next =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n".to_vec();
+    next.extend_from_slice(&invocation("id-1", b"{}"));
+    let mut accepted = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+    accepted.extend_from_slice(ACCEPTED);
+    let script =
+        vec![Step::Reply(next), Step::Reply(accepted), Step::Reply(invocation("id-2", b"[]"))];
+    let (endpoint, requests) = server(script, 5).await;
+    let mut client = Client::new(endpoint);
+    let next = client.next().await.unwrap();
+    assert_eq!((next.request_id.as_str(), client.event()), ("id-1", &b"{}"[..]));
+    client.post(&next, "response", None, b"{}").await.unwrap();
+    assert_eq!(client.scratch[..], *b"{\"status\":\"OK\"}\n", "the final answer's body");
+    assert_eq!(client.next().await.unwrap().request_id, "id-2");
+    assert_eq!(client.event(), b"[]");
+    let requests = requests.lock().unwrap();
+    assert!(requests.iter().all(|r| r.connection == 0), "one keep-alive connection");
+}
+
 #[tokio::test]
 async fn no_content_is_waited_through_and_unusable_answers_are_errors() {
     let (endpoint, _) = server(
