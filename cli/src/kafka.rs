@@ -471,30 +471,40 @@ impl Client {
 
 /// The records at or after `offset` in the whole batches of a fetch response's record data
 /// (control records left out), and one past the last offset read, control records included.
+///
+/// A batch whose timestamps the broker set (`LOG_APPEND_TIME`, bit 3 of its attributes) gives
+/// every record the batch's `maxTimestamp`, the append time, as Kafka's own consumer does: the
+/// records' own deltas are still the producer's. The decoder does not, so it is done here.
 fn decode_records(data: &Bytes, offset: i64) -> Result<(Vec<FetchedRecord>, Option<i64>)> {
-    let mut buf = data.clone();
-    // A fetch may end with a partial batch, which the decoder cannot read: keep the whole
-    // batches only.
-    buf.truncate(whole_batches(&buf));
     let mut records = Vec::new();
     let mut next_offset = None;
-    if buf.is_empty() {
-        return Ok((records, next_offset));
-    }
-    for set in RecordBatchDecoder::decode_all(&mut buf)? {
-        for r in set.records {
-            next_offset = Some(next_offset.unwrap_or(offset).max(r.offset + 1));
-            if r.control || r.offset < offset {
-                continue;
+    let mut rest = data.slice(..whole_batches(data));
+    while !rest.is_empty() {
+        let len = 12 + (&rest[8..12]).get_i32() as usize;
+        let mut batch = rest.split_to(len);
+        // baseOffset 8, batchLength 4, partitionLeaderEpoch 4, magic 1, crc 4, attributes 2,
+        // lastOffsetDelta 4, baseTimestamp 8, maxTimestamp 8.
+        let append_time = (batch.len() >= 43 && batch[16] == 2 && batch[22] & 0x08 != 0)
+            .then(|| (&batch[35..43]).get_i64());
+        for set in RecordBatchDecoder::decode_all(&mut batch)? {
+            for r in set.records {
+                next_offset = Some(next_offset.unwrap_or(offset).max(r.offset + 1));
+                if r.control || r.offset < offset {
+                    continue;
+                }
+                records.push(FetchedRecord {
+                    offset: r.offset,
+                    timestamp: append_time.unwrap_or(r.timestamp),
+                    timestamp_type: r.timestamp_type,
+                    key: r.key,
+                    value: r.value,
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v))
+                        .collect(),
+                });
             }
-            records.push(FetchedRecord {
-                offset: r.offset,
-                timestamp: r.timestamp,
-                timestamp_type: r.timestamp_type,
-                key: r.key,
-                value: r.value,
-                headers: r.headers.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)).collect(),
-            });
         }
     }
     Ok((records, next_offset))
@@ -523,7 +533,8 @@ fn whole_batches(buf: &Bytes) -> usize {
 mod tests {
     use super::*;
 
-    /// One record batch, made by kafka-protocol's encoder, starting at `offsets[0]`.
+    /// Record batches of these offsets, made by kafka-protocol's encoder (it may write one per
+    /// record).
     fn batch(offsets: &[i64], control: bool) -> BytesMut {
         let records: Vec<Record> = offsets
             .iter()
@@ -548,6 +559,43 @@ mod tests {
         let options = RecordEncodeOptions { version: 2, compression: Compression::None };
         RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
         buf
+    }
+
+    /// Batches of the broker's time: `LOG_APPEND_TIME` set, `maxTimestamp` the append time
+    /// (the records keep the producer's timestamps), each batch's CRC made again.
+    fn appended_at(mut data: BytesMut, append_time: i64) -> BytesMut {
+        let mut at = 0;
+        while at < data.len() {
+            let batch = &mut data[at..];
+            let len = 12 + (&batch[8..12]).get_i32() as usize;
+            let batch = &mut batch[..len];
+            batch[22] |= 0x08;
+            batch[35..43].copy_from_slice(&append_time.to_be_bytes());
+            let crc = crc32c::crc32c(&batch[21..]);
+            batch[17..21].copy_from_slice(&crc.to_be_bytes());
+            at += len;
+        }
+        data
+    }
+
+    /// Records of a `LOG_APPEND_TIME` batch carry the append time, as Kafka's consumer gives
+    /// them; a `CREATE_TIME` batch next to it keeps each record's own.
+    #[test]
+    fn log_append_time_batches_give_the_append_time() {
+        let mut data = appended_at(batch(&[0, 1], false), 1_800_000_000_000);
+        data.extend_from_slice(&batch(&[2], false));
+        let (records, next) = decode_records(&data.freeze(), 0).unwrap();
+        let seen: Vec<_> =
+            records.iter().map(|r| (r.offset, r.timestamp, r.timestamp_type)).collect();
+        assert_eq!(
+            seen,
+            [
+                (0, 1_800_000_000_000, TimestampType::LogAppend),
+                (1, 1_800_000_000_000, TimestampType::LogAppend),
+                (2, 1_700_000_000_000, TimestampType::Creation),
+            ]
+        );
+        assert_eq!(next, Some(3));
     }
 
     fn offsets(records: &[FetchedRecord]) -> Vec<i64> {
