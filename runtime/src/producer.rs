@@ -452,6 +452,10 @@ pub enum ErrorKind {
     Rejected,
     /// Any other error of the broker or the protocol.
     Broker,
+    /// Not sent, so not written: an earlier request for the same partition in this
+    /// `send_batch` failed (the error's [`source`](std::error::Error::source) is that failure).
+    /// Retry it after the failed records.
+    NotSent,
 }
 
 /// Why a send or a connection failed: a [`kind`](Self::kind) to act on, and a message that
@@ -645,10 +649,18 @@ fn classify_protocol(code: ProtocolError) -> ErrorKind {
     }
 }
 
-/// A topic's partition clients and when they were looked up.
+/// A topic's partitions and when they were looked up: each partition's client (a connection
+/// to its leader, in rskafka) is made when a record first goes to it, not for every partition
+/// of the topic up front.
 struct TopicPartitions {
-    clients: Arc<[Arc<PartitionClient>]>,
+    partitions: Arc<[Partition]>,
     fetched: Instant,
+}
+
+/// One partition of a topic, and its client once made.
+struct Partition {
+    id: i32,
+    client: tokio::sync::OnceCell<Arc<PartitionClient>>,
 }
 
 /// A connected producer. Cheap to share by reference; create one per execution environment.
@@ -764,10 +776,24 @@ impl Producer {
         topic: &str,
         record: OutgoingRecord,
     ) -> Result<Delivery, ProducerError> {
-        let partitions = self.partitions(topic).await?;
-        let partition = &partitions[self.pick(&record, partitions.len())];
+        let hash = record.key.as_deref().map(murmur2);
         let record = to_kafka(record, topic)?;
-        let offsets = self.produce(topic, partition, vec![record]).await?;
+        // One deadline for the whole send: the topic's lookup and the partition's connection,
+        // when not cached, come out of the same timeout as the request.
+        let steps = async {
+            let partitions = self.partitions(topic).await?;
+            let partition = &partitions[self.pick(hash, partitions.len())];
+            let client = self.partition_client(topic, partition).await?;
+            let offsets = self.produce(topic, &client, vec![record]).await?;
+            Ok::<_, ProducerError>((client, offsets))
+        };
+        let (partition, offsets) = match tokio::time::timeout(self.timeout, steps).await {
+            Ok(result) => result?,
+            Err(_) => {
+                self.forget(topic);
+                return Err(ProducerError::timeout(&format!("sending to {topic}"), self.timeout));
+            }
+        };
         let offset = offsets.first().copied().ok_or_else(|| {
             ProducerError::new(
                 ErrorKind::Broker,
@@ -802,7 +828,7 @@ impl Producer {
         let mut by_partition: Vec<Vec<(usize, usize, KafkaRecord)>> =
             (0..partitions.len()).map(|_| Vec::new()).collect();
         for (index, record) in records.into_iter().enumerate() {
-            let partition = self.pick(&record, partitions.len());
+            let partition = self.pick(record.key.as_deref().map(murmur2), partitions.len());
             let size = record.size();
             match to_kafka(record, topic) {
                 Ok(record) => by_partition[partition].push((index, size, record)),
@@ -811,8 +837,15 @@ impl Producer {
         }
         let sends = by_partition.into_iter().enumerate().filter(|(_, r)| !r.is_empty()).map(
             |(partition, records)| {
-                let client = Arc::clone(&partitions[partition]);
-                async move { self.send_partition(topic, &client, records).await }
+                let partition = &partitions[partition];
+                async move {
+                    match self.partition_client(topic, partition).await {
+                        Ok(client) => self.send_partition(topic, &client, records).await,
+                        Err(error) => {
+                            records.into_iter().map(|(i, ..)| (i, Err(error.clone()))).collect()
+                        }
+                    }
+                }
             },
         );
         for outcome in futures_util::future::join_all(sends).await {
@@ -856,12 +889,12 @@ impl Producer {
             }
             if let Some(error) = &failed {
                 let error = ProducerError {
+                    kind: ErrorKind::NotSent,
                     message: format!(
-                        "not sent: an earlier record for {topic}-{} failed ({})",
-                        partition.partition(),
-                        error.message
+                        "not sent: an earlier record for {topic}-{} failed",
+                        partition.partition()
                     ),
-                    ..error.clone()
+                    source: Some(Arc::new(error.clone())),
                 };
                 results.extend(indices.into_iter().map(|i| (i, Err(error.clone()))));
                 continue;
@@ -907,11 +940,12 @@ impl Producer {
         Ok(self.partitions(topic).await?.len())
     }
 
-    /// The partition index for `record` among `count`.
-    fn pick(&self, record: &OutgoingRecord, count: usize) -> usize {
-        match &record.key {
+    /// The partition index among `count` for a record whose key has murmur2 hash `hash`
+    /// (`None`: no key).
+    fn pick(&self, hash: Option<i32>, count: usize) -> usize {
+        match hash {
             // The Java client's default partitioner: toPositive(murmur2(key)) % partitions.
-            Some(key) => (murmur2(key) & 0x7fff_ffff) as usize % count,
+            Some(hash) => (hash & 0x7fff_ffff) as usize % count,
             None => self.next.fetch_add(1, Ordering::Relaxed) % count,
         }
     }
@@ -935,18 +969,49 @@ impl Producer {
                 Ok(Ok(offsets)) => Ok(offsets),
             };
         if result.is_err() {
-            self.topics.lock().unwrap_or_else(PoisonError::into_inner).remove(topic);
+            self.forget(topic);
         }
         result
     }
 
-    /// The partition clients of `topic`, looked up again when older than the metadata max age.
-    async fn partitions(&self, topic: &str) -> Result<Arc<[Arc<PartitionClient>]>, ProducerError> {
+    /// The next send to `topic` looks its partitions up again.
+    fn forget(&self, topic: &str) {
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner).remove(topic);
+    }
+
+    /// The client of `partition`, made on first use (bounded by the request timeout).
+    async fn partition_client(
+        &self,
+        topic: &str,
+        partition: &Partition,
+    ) -> Result<Arc<PartitionClient>, ProducerError> {
+        let make = || async {
+            let what = format!("connecting to the leader of {topic}-{}", partition.id);
+            let made = tokio::time::timeout(
+                self.timeout,
+                self.client.partition_client(topic, partition.id, UnknownTopicHandling::Error),
+            )
+            .await;
+            match made {
+                Err(_) => Err(ProducerError::timeout(&what, self.timeout)),
+                Ok(Err(source)) => Err(ProducerError::kafka(&what, source)),
+                Ok(Ok(client)) => Ok(Arc::new(client)),
+            }
+        };
+        let client = partition.client.get_or_try_init(make).await;
+        if client.is_err() {
+            self.forget(topic);
+        }
+        client.cloned()
+    }
+
+    /// The partitions of `topic`, looked up again when older than the metadata max age.
+    async fn partitions(&self, topic: &str) -> Result<Arc<[Partition]>, ProducerError> {
         let cached = match self.topics.lock().unwrap_or_else(PoisonError::into_inner).get(topic) {
             Some(found) if found.fetched.elapsed() < self.metadata_max_age => {
-                return Ok(Arc::clone(&found.clients));
+                return Ok(Arc::clone(&found.partitions));
             }
-            Some(found) => Some(Arc::clone(&found.clients)),
+            Some(found) => Some(Arc::clone(&found.partitions)),
             None => None,
         };
         let what = format!("looking up topic `{topic}` on {}", self.servers);
@@ -955,45 +1020,39 @@ impl Producer {
             Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
             Ok(Ok(topics)) => topics,
         };
+        // Kafka leaves out of an all-topics lookup the topics this principal may not describe.
         let unknown = || {
             ProducerError::new(
                 ErrorKind::UnknownTopic,
-                format!("topic `{topic}` does not exist on the cluster"),
+                format!(
+                    "topic `{topic}` does not exist on the cluster, or these credentials may not \
+                     describe it (IAM: kafka-cluster:DescribeTopic; SCRAM, mTLS: a Describe ACL)"
+                ),
             )
         };
         let Some(found) = topics.into_iter().find(|t| t.name == topic) else {
             return Err(unknown());
         };
-        let clients: Arc<[Arc<PartitionClient>]> = match cached {
-            // The same partitions: the clients (and their leaders) stay.
-            Some(cached) if cached.len() == found.partitions.len() => cached,
-            _ => {
-                // A BTreeSet: in partition order (Kafka numbers partitions from 0).
-                let mut clients = Vec::with_capacity(found.partitions.len());
-                for partition in found.partitions {
-                    let client = match tokio::time::timeout(
-                        self.timeout,
-                        self.client.partition_client(topic, partition, UnknownTopicHandling::Error),
-                    )
-                    .await
-                    {
-                        Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
-                        Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
-                        Ok(Ok(client)) => client,
-                    };
-                    clients.push(Arc::new(client));
-                }
-                if clients.is_empty() {
-                    return Err(unknown());
-                }
-                clients.into()
+        if found.partitions.is_empty() {
+            return Err(unknown());
+        }
+        let partitions: Arc<[Partition]> = match cached {
+            // The same partitions: their clients (and leaders) stay.
+            Some(cached) if cached.iter().map(|p| p.id).eq(found.partitions.iter().copied()) => {
+                cached
             }
+            // A BTreeSet: in partition order (Kafka numbers partitions from 0).
+            _ => found
+                .partitions
+                .into_iter()
+                .map(|id| Partition { id, client: tokio::sync::OnceCell::new() })
+                .collect(),
         };
         self.topics.lock().unwrap_or_else(PoisonError::into_inner).insert(
             topic.to_owned(),
-            TopicPartitions { clients: Arc::clone(&clients), fetched: Instant::now() },
+            TopicPartitions { partitions: Arc::clone(&partitions), fetched: Instant::now() },
         );
-        Ok(clients)
+        Ok(partitions)
     }
 }
 

@@ -88,8 +88,13 @@ async fn many_sends_reuse_one_connection() {
     let broker = Tansu::start();
     create_topic(&broker.address, "orders", 2).await;
     let producer = Producer::connect(ProducerConfig::new(&broker.address)).await.unwrap();
-    producer.send_json("orders", Some(b"warm-up"), &1).await.unwrap();
+    // A partition's connection is made with its first record, not for every partition up front.
+    let connected = broker.client_connections();
+    producer.send_json("orders", Some(b"first"), &0).await.unwrap();
+    assert_eq!(broker.client_connections(), connected + 1, "one partition, one connection");
+    warm_up(&producer, "orders", 2).await;
     let connections = broker.client_connections();
+    assert_eq!(connections, connected + 2, "two partitions, two connections");
     assert!(connections >= 1);
     let mut partitions = std::collections::BTreeSet::new();
     for i in 0..200 {
@@ -142,7 +147,11 @@ async fn an_unknown_topic_is_named() {
     let producer = Producer::connect(ProducerConfig::new(&broker.address)).await.unwrap();
     let err = producer.send_json("no-such-topic", None, &1).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownTopic);
-    assert_eq!(err.to_string(), "topic `no-such-topic` does not exist on the cluster");
+    assert_eq!(
+        err.to_string(),
+        "topic `no-such-topic` does not exist on the cluster, or these credentials may not \
+         describe it (IAM: kafka-cluster:DescribeTopic; SCRAM, mTLS: a Describe ACL)"
+    );
     let err =
         producer.send_batch("no-such-topic", vec![OutgoingRecord::default()]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownTopic);
@@ -181,7 +190,7 @@ async fn a_batch_of_10000_records_takes_few_requests_and_keeps_order() {
     let address = format!("127.0.0.1:{proxy_port}");
     create_topic(&address, "batch", 3).await;
     let producer = Producer::connect(ProducerConfig::new(&address)).await.unwrap();
-    producer.send_json("batch", Some(b"warm-up"), &0).await.unwrap();
+    warm_up(&producer, "batch", 3).await;
     let before = proxy.counts();
 
     let records: Vec<OutgoingRecord> = (0..10_000)
@@ -214,8 +223,10 @@ async fn a_batch_of_10000_records_takes_few_requests_and_keeps_order() {
     assert_eq!(expected.len(), 3);
     for (partition, sent) in expected {
         let read = read_back(&broker.address, "batch", partition).await;
-        let read: Vec<_> =
-            read.iter().filter(|r| r.record.key.as_deref() != Some(&b"warm-up"[..])).collect();
+        let read: Vec<_> = read
+            .iter()
+            .filter(|r| !r.record.key.as_deref().unwrap().starts_with(b"warm-up"))
+            .collect();
         assert_eq!(read.len(), sent.len(), "partition {partition}");
         for ((i, offset), got) in sent.iter().zip(read) {
             assert_eq!(got.offset, *offset, "record {i}");
@@ -227,15 +238,15 @@ async fn a_batch_of_10000_records_takes_few_requests_and_keeps_order() {
     // A smaller request size splits each partition's records into several requests, in order.
     let small =
         Producer::connect(ProducerConfig::new(&address).max_batch_bytes(20_000)).await.unwrap();
-    small.send_json("batch", Some(b"warm-up"), &0).await.unwrap();
-    let before = proxy.produce_requests();
+    warm_up(&small, "batch", 3).await;
+    let (before, own_before) = (proxy.produce_requests(), small.produce_requests());
     let results = small.send_batch("batch", records[..3000].to_vec()).await.unwrap();
     let requests = proxy.produce_requests() - before;
     assert!(results.iter().all(Result::is_ok));
     // About 120 bytes a record as counted (key, value, header, framing): about 125 KB per
     // partition, so 6 to 7 requests of at most 20 KB each.
     assert!((18..=21).contains(&requests), "{requests} requests");
-    assert_eq!(small.produce_requests(), 1 + requests, "the producer's own count agrees");
+    assert_eq!(small.produce_requests() - own_before, requests, "the producer's own count agrees");
     for partition in 0..3 {
         let offsets: Vec<i64> = results
             .iter()
@@ -349,8 +360,8 @@ async fn a_failed_batch_reports_every_record() {
             headers: Vec::new(),
         })
         .collect();
-    // Looked up while the broker runs; then it stops.
-    assert_eq!(producer.partition_count("fragile").await.unwrap(), 2);
+    // Connected to both partitions while the broker runs; then it stops.
+    warm_up(&producer, "fragile", 2).await;
     broker.stop();
     let started = Instant::now();
     let results = producer.send_batch("fragile", records).await.unwrap();
@@ -358,14 +369,34 @@ async fn a_failed_batch_reports_every_record() {
     assert_eq!(results.len(), 40);
     let errors: Vec<&msk_lambda::producer::ProducerError> =
         results.iter().map(|r| r.as_ref().unwrap_err()).collect();
-    assert!(errors.iter().all(|e| e.is_unavailable()), "{errors:?}");
     // About 7 records fit in 1,000 bytes: each partition's first request failed, and the
-    // records after it were not sent.
-    let not_sent = errors.iter().filter(|e| e.to_string().starts_with("not sent: ")).count();
+    // records after it were not sent (not written: a kind of their own, the failure as source).
+    let (not_sent, sent): (Vec<&&msk_lambda::producer::ProducerError>, Vec<_>) =
+        errors.iter().partition(|e| e.kind() == ErrorKind::NotSent);
+    assert!(sent.iter().all(|e| e.is_unavailable()), "{sent:?}");
+    for e in &not_sent {
+        assert!(e.to_string().starts_with("not sent: ") && !e.is_timeout(), "{e:?}");
+        let cause = std::error::Error::source(*e).unwrap();
+        assert!(e.to_string().ends_with(&format!(" failed: {cause}")), "{e}");
+    }
+    let not_sent = not_sent.len();
     let failed = errors.len() - not_sent;
     assert!((2..=16).contains(&failed), "{failed} records in the failed requests");
     assert!(not_sent >= 24, "{not_sent} not sent");
     assert!(errors
         .iter()
         .any(|e| e.to_string().starts_with("not sent: an earlier record for fragile-")));
+}
+
+/// Sends keyed warm-up records until every one of `partitions` partitions of `topic` has had
+/// one: a partition's connection is made with its first record.
+async fn warm_up(producer: &Producer, topic: &str, partitions: usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0.. {
+        if seen.len() == partitions {
+            break;
+        }
+        let key = format!("warm-up-{i}");
+        seen.insert(producer.send_json(topic, Some(key.as_bytes()), &0).await.unwrap().partition);
+    }
 }
