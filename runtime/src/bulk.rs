@@ -128,8 +128,9 @@ impl BatchError {
     }
 
     /// The record at `offset` failed, for this reason, as well as any already named. Offsets
-    /// not in the batch are ignored (with a warning in the logs). On an "all failed" error
-    /// this changes nothing.
+    /// not in the batch are ignored (with a warning in the logs), but an error that names only
+    /// such offsets fails every record of the batch, as does `Err(BatchError::none())`: an
+    /// error never turns into success. On an "all failed" error this changes nothing.
     #[must_use]
     pub fn record(mut self, offset: i64, error: impl Into<Error>) -> Self {
         if let BatchErrorKind::Records(records) = &mut self.kind {

@@ -415,7 +415,8 @@ where
     let answer = if handed.is_empty() {
         Answer::Each(Vec::new())
     } else if Instant::now() >= cutoff {
-        drop(handed);
+        // Not started either way; the records' destructors are user code.
+        let _ = crate::unwind::drop_guarded(handed);
         Answer::All(Outcome::NotStarted)
     } else {
         let batch = Batch { topic_partition: key.to_owned(), records: handed };
@@ -432,14 +433,33 @@ where
             None => run.await,
         }
     };
+    let handed: Vec<i64> =
+        outcomes.iter().filter(|(_, o)| o.is_none()).map(|(offset, _)| *offset).collect();
+    // An error that names records, none of them handed over (an index for an offset, say),
+    // still says the call failed: every handed record fails rather than succeeds.
+    let answer = match answer {
+        Answer::Each(failed)
+            if !failed.is_empty()
+                && failed.iter().all(|(o, _)| handed.binary_search(o).is_err()) =>
+        {
+            let named: Vec<String> = failed.iter().map(|(o, _)| o.to_string()).collect();
+            Answer::All(Outcome::Failed(Failure::new(
+                FailureKind::Handler,
+                format!(
+                    "the bulk handler failed only offsets that were not in its batch ({}): every record it was handed fails; first: {}",
+                    named.join(", "),
+                    failed[0].1.message
+                ),
+            )))
+        }
+        answer => answer,
+    };
     // Each record's outcome in offset order, then the per-record rules over them.
     let mut failed = match &answer {
         Answer::Each(failed) => failed.iter().map(|(o, f)| (*o, Some(f))).collect(),
         Answer::All(_) => Vec::new(),
     };
     failed.sort_by_key(|(offset, _)| *offset);
-    let handed: Vec<i64> =
-        outcomes.iter().filter(|(_, o)| o.is_none()).map(|(offset, _)| *offset).collect();
     let mut rest: Option<Outcome> = None;
     let mut report = Vec::with_capacity(outcomes.len());
     for (offset, outcome) in outcomes {
@@ -534,6 +554,13 @@ where
         (Some(Ok(())), _) => Answer::Each(Vec::new()),
         (Some(Err(e)), _) => match e.kind {
             BatchErrorKind::All(e) => Answer::All(Outcome::Failed(failed(&e))),
+            // `Err` naming no record is still an error: every record handed over fails.
+            BatchErrorKind::Records(records) if records.is_empty() => {
+                Answer::All(Outcome::Failed(Failure::new(
+                    FailureKind::Handler,
+                    "the bulk handler returned an error naming no record (BatchError::none() with none added): every record it was handed fails",
+                )))
+            }
             BatchErrorKind::Records(records) => {
                 Answer::Each(records.iter().map(|(offset, e)| (*offset, failed(e))).collect())
             }

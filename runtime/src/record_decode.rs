@@ -141,16 +141,25 @@ pub(crate) fn decode_typed<V: Decode, K: Decode>(
         })
     })?;
     let value_cx = context(Part::Value, raw, shared, &headers, writer_schemas[1]);
-    let value = catch_decode::<V>(raw_value.as_ref(), &value_cx).map_err(|e| {
-        decode_error(if e.is_missing() {
-            format!(
-                "the value is null or absent (a tombstone), but the value type `{0}` needs one; declare it as `Option<{0}>` to accept tombstones",
-                short_type_name::<V>()
-            )
-        } else {
-            format!("the value could not be decoded as `{}`: {e}", short_type_name::<V>())
-        })
-    })?;
+    let value = match catch_decode::<V>(raw_value.as_ref(), &value_cx) {
+        Ok(value) => value,
+        Err(e) => {
+            let mut message = if e.is_missing() {
+                format!(
+                    "the value is null or absent (a tombstone), but the value type `{0}` needs one; declare it as `Option<{0}>` to accept tombstones",
+                    short_type_name::<V>()
+                )
+            } else {
+                format!("the value could not be decoded as `{}`: {e}", short_type_name::<V>())
+            };
+            // The decoded key's destructor is user code too.
+            if let Err(panic) = crate::unwind::drop_guarded(decoded_key) {
+                let panic = crate::unwind::panic_message(&*panic);
+                message.push_str(&format!(" (and dropping the decoded key panicked: {panic})"));
+            }
+            return Err(decode_error(message));
+        }
+    };
     Ok(Record {
         shared: Arc::clone(&shared.record),
         partition: raw.partition,

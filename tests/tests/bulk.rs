@@ -122,3 +122,44 @@ async fn an_error_with_question_mark_fails_every_record_and_a_panic_too() {
     );
     assert_eq!(report.partitions[0].outcomes[1].1, Outcome::Skipped);
 }
+
+/// An `Err` never turns into success: one naming no record, and one naming only offsets that
+/// were not in the batch (a list index instead of an offset), fail every record handed over.
+#[tokio::test]
+async fn an_error_naming_no_record_of_the_batch_fails_them_all() {
+    let values = [r#"{"n":1}"#, r#"{"n":2}"#];
+    let empty = async |_: Batch<Json<Row>>| -> Result<(), BatchError> { Err(BatchError::none()) };
+    let by_index = async |batch: Batch<Json<Row>>| -> Result<(), BatchError> {
+        Err(BatchError::none().record(batch.len() as i64 - 1, "row rejected"))
+    };
+    for (report, says) in [
+        (
+            Consumer::bulk(empty)
+                .failure_policy(FailurePolicy::Continue)
+                .process(&event(&values), msk_lambda::InvocationContext::local())
+                .await
+                .unwrap(),
+            "the bulk handler returned an error naming no record (BatchError::none() with none added): every record it was handed fails",
+        ),
+        (
+            Consumer::bulk(by_index)
+                .failure_policy(FailurePolicy::Continue)
+                .process(&event(&values), msk_lambda::InvocationContext::local())
+                .await
+                .unwrap(),
+            "the bulk handler failed only offsets that were not in its batch (1): every record it was handed fails; first: row rejected",
+        ),
+    ] {
+        for (_, outcome) in &report.partitions[0].outcomes {
+            let Outcome::Failed(f) = outcome else { panic!("{outcome:?}") };
+            assert_eq!((f.kind, f.message.as_str()), (FailureKind::Handler, says));
+        }
+        assert_eq!(
+            report.response().to_json(),
+            concat!(
+                r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":10}},"#,
+                r#"{"itemIdentifier":{"partition":"t-0","offset":11}}]}"#
+            )
+        );
+    }
+}

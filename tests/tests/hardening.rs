@@ -284,3 +284,40 @@ async fn a_producer_with_default_settings_fails_before_lambdas_init_limit() {
     assert!(err.is_unavailable(), "{err:?}");
     assert!(err.to_string().contains(&format!("connecting to {address}")), "{err}");
 }
+
+/// A key whose destructor panics, on a record whose value does not decode: the record fails as
+/// a decode error that also says the key's drop panicked, and the rest of the batch runs (the
+/// key was dropped outside any guard before; found in the 2026-11-28 review).
+#[tokio::test]
+async fn a_panic_dropping_a_decoded_key_fails_only_its_record() {
+    struct Grenade;
+    impl Drop for Grenade {
+        fn drop(&mut self) {
+            panic!("key Drop bug");
+        }
+    }
+    impl msk_lambda::Decode for Grenade {
+        fn decode(
+            _: Option<&bytes::Bytes>,
+            _: &msk_lambda::DecodeContext<'_>,
+        ) -> Result<Self, msk_lambda::DecodeError> {
+            Ok(Grenade)
+        }
+    }
+    let handler =
+        async |_: Record<msk_lambda::Json<u32>, Option<Grenade>>| -> Result<(), String> { Ok(()) };
+    let event = TestEvent::msk()
+        .records([
+            TestRecord::new("t", 0, 1).key("k").value("not json"),
+            TestRecord::new("u", 0, 2).value("7"),
+        ])
+        .to_bytes();
+    let report = Consumer::new(handler).process(&event, InvocationContext::local()).await.unwrap();
+    let (_, _, failure) = report.failures().next().unwrap();
+    assert_eq!(failure.kind, FailureKind::Decode);
+    assert!(
+        failure.message.ends_with("(and dropping the decoded key panicked: key Drop bug)"),
+        "{failure}"
+    );
+    assert_eq!(report.counts().succeeded, 1);
+}

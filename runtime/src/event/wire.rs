@@ -58,7 +58,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for PartitionMap<'a> {
 /// The records of one `records` map entry, sorted by offset.
 #[derive(Debug)]
 pub(crate) struct PartitionBatch<'a> {
-    /// The records-map key, `"<topic>-<partition>"`, used verbatim in the response.
+    /// The records-map key, `"<topic>-<partition>"`, which the response names. A hand-made key
+    /// that is not its records' `<topic>-<partition>` (`mytopic-01`) is replaced by that, with a
+    /// warning (see `check_partition`): Lambda itself always writes it so.
     pub key: Text<'a>,
     /// The topic of the first record, which every record has (the fast parser declines an
     /// entry that mixes topics; the general parser notes the first in `other_topic`, which the

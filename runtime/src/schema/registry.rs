@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -120,7 +121,21 @@ impl SchemaRegistry {
                 }
                 _ => {
                     self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-                    let fetch = self.inner.source.fetch(reference).map(|r| r.map(Arc::new));
+                    let source = Arc::clone(&self.inner.source);
+                    // A source that panics (a user's, or a library under it) fails this fetch
+                    // like any error: the records that need the schema fail, and the next
+                    // try comes after RETRY_AFTER. Uncaught, the panic would go up through the
+                    // invocation and leave a poisoned shared future in the cache, failing
+                    // every later record that needs the schema for the life of the process.
+                    let fetch = AssertUnwindSafe(async move { source.fetch(reference).await })
+                        .catch_unwind()
+                        .map(move |outcome| match outcome {
+                            Ok(result) => result.map(Arc::new),
+                            Err(panic) => Err(RegistryError::unavailable(format!(
+                                "the schema source panicked fetching {reference}: {}",
+                                crate::unwind::panic_message(&*panic)
+                            ))),
+                        });
                     let fetch = fetch.boxed().shared();
                     entries.insert(reference, Entry::Pending(fetch.clone()));
                     fetch
@@ -214,5 +229,53 @@ mod tests {
         }
         registry.get(SchemaRef::ConfluentId(7)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// Panics on its first two fetches: in `fetch` itself, then in the future it returns.
+    struct Panicky {
+        calls: Arc<AtomicU64>,
+    }
+
+    impl SchemaSource for Panicky {
+        fn describe(&self) -> String {
+            "panicking test registry".into()
+        }
+        fn fetch(&self, reference: SchemaRef) -> SourceFuture {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            assert!(call != 0, "no schema for you");
+            Box::pin(async move {
+                assert!(call != 1, "not yet either");
+                Ok(RegisteredSchema::new(reference, SchemaFormat::Avro, "\"long\""))
+            })
+        }
+    }
+
+    /// A source's panic is that fetch's error, for every waiter; the failure is retried after
+    /// RETRY_AFTER like any other, and the schema is then used (a panic escaping would leave a
+    /// poisoned shared future in the cache, failing every later get of the schema).
+    #[tokio::test]
+    async fn a_panicking_source_fails_the_fetch_and_is_tried_again() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let registry = SchemaRegistry::new(Panicky { calls: calls.clone() });
+        let reference = SchemaRef::ConfluentId(3);
+        let expire = || {
+            if let Some(Entry::Failed(_, at)) =
+                registry.inner.entries.lock().unwrap().get_mut(&reference)
+            {
+                *at -= RETRY_AFTER;
+            }
+        };
+        for says in ["no schema for you", "not yet either"] {
+            let gets = (0..3).map(|_| registry.get(reference));
+            for result in futures_util::future::join_all(gets).await {
+                assert_eq!(
+                    result.unwrap_err().to_string(),
+                    format!("the schema source panicked fetching {reference}: {says}")
+                );
+            }
+            expire();
+        }
+        registry.get(reference).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }
