@@ -379,3 +379,17 @@ fn refuses_trailing_bytes_and_bad_indexes() {
         Some(i64::from(i32::MAX))
     );
 }
+
+/// A block count of items that take no bytes (`null`) far past what the data could hold is
+/// given up on at once, not looped through (a corrupt count of 2^62 nulls ran for ever; found
+/// in the 2026-11-28 review). A real array of nulls still reads.
+#[test]
+fn a_huge_count_of_empty_items_is_given_up_on() {
+    let schema = Schema::parse_str(r#"{"type":"array","items":"null"}"#).unwrap();
+    let started = std::time::Instant::now();
+    // zigzag(2^62) as a varint, then the end of the array.
+    let data = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x00];
+    assert_eq!(__read_direct::<Vec<()>>(&data, &schema), None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(__read_direct::<Vec<()>>(&[0x06, 0x00], &schema), Some(vec![(), (), ()]));
+}

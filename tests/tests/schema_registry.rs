@@ -318,6 +318,74 @@ async fn avro_single_object_encoding() {
     assert_eq!(results[&0].as_ref().unwrap().0, order_from(&single["expected"]));
 }
 
+/// Java producers write timestamps, dates and UUIDs with logical types; a reader type that
+/// declares the plain type (`long`, `int`, `string`) reads them, as the Avro specification
+/// resolves by the underlying type (apache-avro alone refuses it). A corrupt array count fails
+/// its record with apache-avro's allocation limit instead of aborting the process. Both found
+/// in the 2026-11-28 review; bytes by apache-avro's own writer.
+#[tokio::test]
+async fn logical_types_read_as_plain_types_and_corrupt_counts_fail_the_record() {
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    struct Event {
+        at: i64,
+        day: i32,
+        id: String,
+        tags: Vec<String>,
+    }
+    impl ReaderSchema for Event {
+        fn reader_schema() -> Result<Schema, String> {
+            parse_schema(
+                r#"{"type":"record","name":"Event","namespace":"com.x","fields":[
+                {"name":"at","type":"long"},{"name":"day","type":"int"},
+                {"name":"id","type":"string"},
+                {"name":"tags","type":{"type":"array","items":"string"}}]}"#,
+            )
+        }
+    }
+    let writer = r#"{"type":"record","name":"Event","namespace":"com.x","fields":[
+        {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"day","type":{"type":"int","logicalType":"date"}},
+        {"name":"id","type":{"type":"string","logicalType":"uuid"}},
+        {"name":"tags","type":{"type":"array","items":"string"}}]}"#;
+    let datum = |tags: Vec<apache_avro::types::Value>| {
+        use apache_avro::types::Value as V;
+        let record = V::Record(vec![
+            ("at".into(), V::TimestampMillis(1_735_689_600_000)),
+            ("day".into(), V::Date(20_089)),
+            ("id".into(), V::String("5a0b6a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b".into())),
+            ("tags".into(), V::Array(tags)),
+        ]);
+        apache_avro::to_avro_datum(&apache_avro::Schema::parse_str(writer).unwrap(), record)
+            .unwrap()
+    };
+    let framed = |datum: Vec<u8>| [&[0u8, 0, 0, 0, 42][..], &datum].concat();
+    let good = framed(datum(vec![apache_avro::types::Value::String("a".into())]));
+    // The same record with its (empty) array's end replaced by a count of 500,000,000 items.
+    let mut corrupt = framed(datum(Vec::new()));
+    assert_eq!(corrupt.pop(), Some(0));
+    corrupt.extend_from_slice(&[0x80, 0x94, 0xeb, 0xdc, 0x03]);
+    let registry = SchemaRegistry::new(StaticSchemas::new().with(
+        SchemaRef::ConfluentId(42),
+        SchemaFormat::Avro,
+        writer,
+    ));
+    let records = vec![
+        TestRecord::new("events", 0, 0).value(good),
+        TestRecord::new("events", 0, 1).value(corrupt),
+    ];
+    let results = run::<Avro<Event>>(records, Some(registry)).await;
+    let expected = Event {
+        at: 1_735_689_600_000,
+        day: 20_089,
+        id: "5a0b6a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+        tags: vec!["a".into()],
+    };
+    assert_eq!(results[&0].as_ref().unwrap().0, expected);
+    let (kind, message) = results[&1].as_ref().unwrap_err();
+    assert_eq!(*kind, FailureKind::Decode);
+    assert!(message.contains("allocat"), "{message}");
+}
+
 // The fixtures' Protobuf messages (tests/fixtures/schema-registry/shop.proto, many.proto),
 // written out as prost derives (no protoc needed).
 #[derive(Clone, PartialEq, prost::Message)]

@@ -94,6 +94,9 @@ struct Input<'de> {
     data: &'de [u8],
 }
 
+/// How many items of an array or map block may take no bytes (see [`Input::block`]).
+const MAX_EMPTY_ITEMS: usize = 1 << 16;
+
 impl<'de> Input<'de> {
     fn take(&mut self, n: usize) -> Result<&'de [u8]> {
         if n > self.data.len() {
@@ -132,7 +135,9 @@ impl<'de> Input<'de> {
     }
 
     /// The item count of the next block of an array or map (0: the end), skipping the block's
-    /// byte size when the count is written negative.
+    /// byte size when the count is written negative. A count past what the bytes left could
+    /// hold is given up on: items of a zero-size type (`null`, an empty record) take no bytes,
+    /// and a corrupt count of them would otherwise loop for as long as it says.
     fn block(&mut self) -> Result<usize> {
         let count = match self.long()? {
             negative @ ..0 => {
@@ -141,7 +146,11 @@ impl<'de> Input<'de> {
             }
             count => count,
         };
-        usize::try_from(count).map_err(|_| GaveUp)
+        let count = usize::try_from(count).map_err(|_| GaveUp)?;
+        if count > self.data.len().saturating_add(MAX_EMPTY_ITEMS) {
+            return Err(GaveUp);
+        }
+        Ok(count)
     }
 
     fn bytes(&mut self) -> Result<&'de [u8]> {

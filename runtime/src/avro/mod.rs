@@ -12,7 +12,7 @@ mod direct;
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Once, PoisonError, RwLock};
 
 pub use apache_avro::types::Value;
 pub use apache_avro::Schema;
@@ -261,12 +261,37 @@ fn read_datum(
     reader: Option<&Schema>,
     named: Option<SchemaRef>,
 ) -> Result<Value, DecodeError> {
+    limit_allocations();
     // `None`: the framing named no schema and the handler's own was used.
     let what = named.map_or_else(|| "the handler's schema".to_owned(), |s| s.to_string());
     let mut rest = data;
-    let value = apache_avro::from_avro_datum(writer, &mut rest, reader).map_err(|e| {
-        DecodeError::invalid(format_args!("the data does not match {what}: {}", avro_error(&e)))
-    })?;
+    let value = match apache_avro::from_avro_datum(writer, &mut rest, reader) {
+        Ok(value) => value,
+        Err(e) => {
+            // A writer type with a logical type (`long` as `timestamp-millis`, `string` as
+            // `uuid`, `int` as `date`, as Java producers write them) read into the plain type:
+            // the Avro specification resolves by the underlying type, apache-avro does not.
+            // Read with the writer's schema alone, the logical types dropped, then resolved.
+            let resolved = reader.and_then(|reader| {
+                let mut rest = data;
+                let value = apache_avro::from_avro_datum(writer, &mut rest, None).ok()?;
+                let value = without_logical_types(value).resolve(reader).ok()?;
+                Some((value, rest))
+            });
+            match resolved {
+                Some((value, left)) => {
+                    rest = left;
+                    value
+                }
+                None => {
+                    return Err(DecodeError::invalid(format_args!(
+                        "the data does not match {what}: {}",
+                        avro_error(&e)
+                    )))
+                }
+            }
+        }
+    };
     if !rest.is_empty() {
         return Err(DecodeError::invalid(format_args!(
             "the data does not match {what}: {} of {} bytes are left after the datum",
@@ -275,6 +300,51 @@ fn read_datum(
         )));
     }
     Ok(value)
+}
+
+/// A value of a logical type as the value of its underlying type (a timestamp as its `long`, a
+/// date as its `int`, a UUID as its text), all the way down.
+fn without_logical_types(value: Value) -> Value {
+    match value {
+        Value::Date(n) | Value::TimeMillis(n) => Value::Int(n),
+        Value::TimeMicros(n)
+        | Value::TimestampMillis(n)
+        | Value::TimestampMicros(n)
+        | Value::TimestampNanos(n)
+        | Value::LocalTimestampMillis(n)
+        | Value::LocalTimestampMicros(n)
+        | Value::LocalTimestampNanos(n) => Value::Long(n),
+        Value::Uuid(uuid) => Value::String(uuid.to_string()),
+        Value::Record(fields) => Value::Record(
+            fields.into_iter().map(|(name, v)| (name, without_logical_types(v))).collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_logical_types).collect()),
+        Value::Map(entries) => {
+            Value::Map(entries.into_iter().map(|(k, v)| (k, without_logical_types(v))).collect())
+        }
+        Value::Union(branch, inner) => {
+            Value::Union(branch, Box::new(without_logical_types(*inner)))
+        }
+        other => other,
+    }
+}
+
+/// Caps what apache-avro may allocate for one string, bytes, array or map it reads, once per
+/// process (before its first read, as it asks). Its default, 512 MiB, lets a corrupt length
+/// ask for more than a function has: an array count of 5e8 reserves tens of GiB, and a failed
+/// allocation aborts the process (every record of the batch, again at each redelivery)
+/// instead of failing the record. A record in a Lambda event is under 6 MB, so no real length
+/// comes near the cap: 6 MiB, or a 64th of the function's memory when that is less (an array's
+/// count is of items of several dozen bytes each).
+fn limit_allocations() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .ok()
+            .and_then(|mb| mb.trim().parse::<usize>().ok())
+            .map_or(usize::MAX, |mb| mb.saturating_mul(1 << 20) / 64);
+        apache_avro::util::max_allocation_bytes(memory.clamp(1 << 20, 6 << 20));
+    });
 }
 
 /// apache-avro's message, without payload values it may quote.
