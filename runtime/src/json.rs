@@ -69,6 +69,15 @@ impl<T: DeserializeOwned> Decode for Json<T> {
 
     #[cfg(feature = "json-schema")]
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
+        // Lambda's JSON mode (EventRecordFormat JSON) hands over Avro and Protobuf records as
+        // JSON text, with their schema metadata: Lambda has validated them, and their writer
+        // schema is no JSON Schema to validate against. Read as plain JSON, nothing fetched.
+        if cx.schema_metadata().is_some_and(|m| {
+            m.data_format.eq_ignore_ascii_case("AVRO")
+                || m.data_format.eq_ignore_ascii_case("PROTOBUF")
+        }) {
+            return None;
+        }
         cx.schema_ref(bytes?, Sniff::Safe)
     }
 }

@@ -386,6 +386,26 @@ async fn logical_types_read_as_plain_types_and_corrupt_counts_fail_the_record() 
     assert!(message.contains("allocat"), "{message}");
 }
 
+/// Lambda's JSON mode (EventRecordFormat JSON) on an Avro topic: the value is JSON text with
+/// the Avro schema's metadata. `Json<T>` reads it as JSON, without fetching the Avro schema or
+/// refusing it as "not a JSON Schema" (it did, with the `json-schema` feature and a registry;
+/// found in the 2026-11-28 review).
+#[tokio::test]
+async fn json_mode_records_of_an_avro_topic_read_as_json() {
+    let registry = SchemaRegistry::new(StaticSchemas::new().with(
+        SchemaRef::ConfluentId(42),
+        SchemaFormat::Avro,
+        fixture("order-v2.avsc"),
+    ));
+    let json = r#"{"orderId":"o-1","amountCents":1250,"currency":"EUR","note":null}"#;
+    let record = TestRecord::new("orders", 0, 0).value(json).value_schema("AVRO", "42");
+    let results = run::<msk_lambda::Json<Order>>(vec![record], Some(registry.clone())).await;
+    let expected =
+        Order { order_id: "o-1".into(), amount_cents: 1250, currency: "EUR".into(), note: None };
+    assert_eq!(results[&0].as_ref().unwrap().0, expected);
+    assert_eq!(registry.fetch_count(), 0);
+}
+
 // The fixtures' Protobuf messages (tests/fixtures/schema-registry/shop.proto, many.proto),
 // written out as prost derives (no protoc needed).
 #[derive(Clone, PartialEq, prost::Message)]
