@@ -23,6 +23,11 @@ pub const SCHEMA_REGISTRY_ENV: &str = "MSK_LAMBDA_SCHEMA_REGISTRY";
 /// wait for its own timeout, and a registry that comes back is used again within seconds.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// How long one fetch may take. A fetch that hangs (a registry that accepts the connection and
+/// never answers; the AWS SDK's default has a connect timeout only) would otherwise stay the
+/// cached fetch for that schema, which every later record needing it waits on.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 type Fetch = Shared<BoxFuture<'static, Result<Arc<RegisteredSchema>, RegistryError>>>;
 
 enum Entry {
@@ -127,9 +132,18 @@ impl SchemaRegistry {
                     // try comes after RETRY_AFTER. Uncaught, the panic would go up through the
                     // invocation and leave a poisoned shared future in the cache, failing
                     // every later record that needs the schema for the life of the process.
-                    let fetch = AssertUnwindSafe(async move { source.fetch(reference).await })
-                        .catch_unwind()
-                        .map(move |outcome| match outcome {
+                    let fetch = async move {
+                        match tokio::time::timeout(FETCH_TIMEOUT, source.fetch(reference)).await {
+                            Ok(result) => result,
+                            Err(_) => Err(RegistryError::unavailable(format!(
+                                "{} did not answer within {} s for {reference}",
+                                source.describe(),
+                                FETCH_TIMEOUT.as_secs()
+                            ))),
+                        }
+                    };
+                    let fetch =
+                        AssertUnwindSafe(fetch).catch_unwind().map(move |outcome| match outcome {
                             Ok(result) => result.map(Arc::new),
                             Err(panic) => Err(RegistryError::unavailable(format!(
                                 "the schema source panicked fetching {reference}: {}",
@@ -277,5 +291,36 @@ mod tests {
         }
         registry.get(reference).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// Never answers.
+    struct Silent;
+
+    impl SchemaSource for Silent {
+        fn describe(&self) -> String {
+            "silent test registry".into()
+        }
+        fn fetch(&self, _: SchemaRef) -> SourceFuture {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// A fetch that hangs ends after FETCH_TIMEOUT as a failure like any other (remembered, then
+    /// tried again), instead of staying the cached fetch every later record waits on.
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_fetch_times_out() {
+        let registry = SchemaRegistry::new(Silent);
+        let reference = SchemaRef::ConfluentId(9);
+        let started = tokio::time::Instant::now();
+        let error = registry.get(reference).await.unwrap_err();
+        assert_eq!(started.elapsed(), FETCH_TIMEOUT);
+        assert_eq!(
+            error.to_string(),
+            format!("silent test registry did not answer within 10 s for {reference}")
+        );
+        assert!(matches!(
+            registry.inner.entries.lock().unwrap().get(&reference),
+            Some(Entry::Failed(..))
+        ));
     }
 }
