@@ -780,9 +780,11 @@ impl Producer {
         let record = to_kafka(record, topic)?;
         // One deadline for the whole send: the topic's lookup and the partition's connection,
         // when not cached, come out of the same timeout as the request.
+        let mut chosen = None;
         let steps = async {
             let partitions = self.partitions(topic).await?;
             let partition = &partitions[self.pick(hash, partitions.len())];
+            chosen = Some(partition.id);
             let client = self.partition_client(topic, partition).await?;
             let offsets = self.produce(topic, &client, vec![record]).await?;
             Ok::<_, ProducerError>((client, offsets))
@@ -791,7 +793,11 @@ impl Producer {
             Ok(result) => result?,
             Err(_) => {
                 self.forget(topic);
-                return Err(ProducerError::timeout(&format!("sending to {topic}"), self.timeout));
+                let what = match chosen {
+                    Some(partition) => format!("sending to {topic}-{partition}"),
+                    None => format!("sending to {topic} (looking up its partitions)"),
+                };
+                return Err(ProducerError::timeout(&what, self.timeout));
             }
         };
         let offset = offsets.first().copied().ok_or_else(|| {
