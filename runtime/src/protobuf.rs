@@ -16,7 +16,8 @@ use crate::schema::framing::{MessageIndexes, Sniff};
 /// record). The message indexes that follow are then read — Confluent's zigzag varint count and
 /// path (`0x00` for `[0]`), Glue's one unsigned varint — and kept in
 /// [`Protobuf::message_indexes`]. Protobuf data never starts with a registry magic byte (a
-/// field tag is at least `0x08`), so an unframed message cannot be misread as framed.
+/// field tag is at least `0x08`; `0xC3 0x01`, the tag of a group at field 24, is not taken for
+/// Avro's single-object marker here), so an unframed message cannot be misread as framed.
 ///
 /// The message indexes name which message of the writer's schema file the data is; `M` is
 /// taken to be that message (prost messages carry no descriptor to check it against).

@@ -180,7 +180,8 @@ const INFLATE_LIMIT: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sniff {
     /// The format cannot start with a registry magic byte (JSON text, Protobuf), so a leading
-    /// magic byte is framing.
+    /// magic byte is framing; Avro's single-object marker (`0xC3 0x01`) excepted, which frames
+    /// Avro only and which a Protobuf field tag can begin with (field 24, a proto2 group).
     Safe,
     /// The data is known to be registry-framed (`Avro<T>`): a payload without framing is an error.
     Required,
@@ -207,7 +208,9 @@ pub(crate) fn unframe<'a>(
     }
     match sniff {
         Sniff::Never => Ok(bare(data)),
-        Sniff::Safe if starts_with_magic(data) => unframe_prefix(data),
+        Sniff::Safe if starts_with_magic(data) && !is_avro_single_object(data) => {
+            unframe_prefix(data)
+        }
         Sniff::Safe => Ok(bare(data)),
         Sniff::Required => {
             if starts_with_magic(data) {
@@ -240,6 +243,7 @@ pub(crate) fn schema_ref(
     }
     match sniff {
         Sniff::Never => None,
+        Sniff::Safe if is_avro_single_object(data) => None,
         Sniff::Safe | Sniff::Required if starts_with_magic(data) => prefix_schema(data),
         Sniff::Safe | Sniff::Required => None,
     }
@@ -265,7 +269,12 @@ fn bare(data: &[u8]) -> Unframed<'_> {
 
 /// Whether `data` starts with a registry magic byte sequence.
 pub(crate) fn starts_with_magic(data: &[u8]) -> bool {
-    matches!(data, [0x00, ..] | [0x01, ..] | [0x03, 0x00 | 0x05, ..] | [0xC3, 0x01, ..])
+    matches!(data, [0x00, ..] | [0x01, ..] | [0x03, 0x00 | 0x05, ..]) || is_avro_single_object(data)
+}
+
+/// Whether `data` starts with Avro's single-object marker.
+fn is_avro_single_object(data: &[u8]) -> bool {
+    data.starts_with(&[0xC3, 0x01])
 }
 
 fn from_metadata<'a>(data: &'a [u8], metadata: &SchemaMetadata) -> Unframed<'a> {
@@ -560,9 +569,16 @@ mod tests {
         guid.extend([9u8; 16]);
         let mut single_object = vec![0xC3, 0x01];
         single_object.extend([1, 2, 3, 4, 5, 6, 7, 8, 0x02]);
-        for data in [&glue[..], &confluent, &guid, &single_object] {
+        for data in [&glue[..], &confluent, &guid] {
             assert_eq!(sniffed(data), unframe_prefix(data).unwrap().schema, "{data:?}");
         }
+        // Avro's single-object marker frames only what may be Avro: under `Safe` (JSON,
+        // Protobuf) the same bytes are a Protobuf message whose first field is 24, a group.
+        let required = |data: &[u8]| schema_ref(data, None, None, "h", Sniff::Required);
+        assert_eq!(required(&single_object), unframe_prefix(&single_object).unwrap().schema);
+        assert_eq!(sniffed(&single_object), None);
+        let bare = unframe(&single_object, None, None, "h", "value", Sniff::Safe).unwrap();
+        assert_eq!((bare.kind, &*bare.data), (FramingKind::None, &single_object[..]));
         // Not inflated: a body that does not inflate still names its schema (the decode then
         // fails the record, naming it).
         glue.truncate(20);
