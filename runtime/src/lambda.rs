@@ -98,7 +98,14 @@ where
         let Some(endpoint) = own_client_endpoint() else {
             return self.into_runtime().await?.run().await;
         };
-        self.init_under_lambda().await?;
+        if let Err(error) = self.init_under_lambda().await {
+            // Reported to Lambda too, so that its error names the cause; the process ends either way.
+            let mut client = crate::runtime_api::Client::new(endpoint);
+            if let Err(post) = client.post_init_error(&error).await {
+                tracing::error!(error = %post, "the init error could not be reported to Lambda");
+            }
+            return Err(error);
+        }
         crate::runtime_api::run(endpoint, &self).await
     }
 

@@ -15,7 +15,9 @@
 //! `Diagnostic` with `Lambda-Runtime-Function-Error-Type: unhandled`, a panic posted to `/error`
 //! the way its `CatchPanicService` posts it (and the next invocation served),
 //! `Lambda-Runtime-Invocation-Id` echoed, a non-2xx answer to a post logged and serving
-//! continued, a failure to reach the Runtime API ending the process with an error.
+//! continued, a failure to reach the Runtime API ending the process with an error. A failed
+//! INIT phase (the environment, the state) is posted to `/runtime/init/error` before the
+//! process ends, as the custom-runtime contract asks, so that Lambda reports its message.
 
 use std::any::Any;
 use std::future::Future;
@@ -242,6 +244,18 @@ impl Client {
             .await
     }
 
+    /// Posts an INIT-phase failure to `/runtime/init/error`, with the `Diagnostic`
+    /// `lambda_runtime` would make of the error. The process ends after it either way.
+    pub(crate) async fn post_init_error(&mut self, error: &Error) -> Result<(), Error> {
+        let diagnostic = lambda_runtime::Diagnostic {
+            error_type: "Runtime.InitError".to_owned(),
+            error_message: crate::error::chain(&**error),
+        };
+        let body = serde_json::to_vec(&diagnostic).map_err(|e| e.to_string())?;
+        let header = ("Lambda-Runtime-Function-Error-Type", "Runtime.InitError");
+        self.post_to("init/error", "the init error", [header].into_iter(), &body).await
+    }
+
     /// Posts `body` to `/invocation/{id}/{what}`. A non-2xx answer is logged, not returned:
     /// serving goes on, as with `lambda_runtime`.
     async fn post(
@@ -251,19 +265,31 @@ impl Client {
         header: Option<(&str, &str)>,
         body: &[u8],
     ) -> Result<(), Error> {
+        let path = format!("invocation/{}/{what}", next.request_id);
+        let headers = header
+            .into_iter()
+            .chain(next.invocation_id.as_deref().map(|id| ("Lambda-Runtime-Invocation-Id", id)));
+        self.post_to(&path, &format!("the invocation's {what}"), headers, body).await
+    }
+
+    /// Posts `body` (`what` it is, for messages) to `/runtime/{path}` with `headers`; a
+    /// non-2xx answer is logged.
+    async fn post_to<'h>(
+        &mut self,
+        path: &str,
+        what: &str,
+        headers: impl Iterator<Item = (&'h str, &'h str)>,
+        body: &[u8],
+    ) -> Result<(), Error> {
         let mut request = Vec::with_capacity(512 + body.len());
         let _ = write!(
             request,
-            "POST {}/2018-06-01/runtime/invocation/{}/{what} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {}\r\n",
+            "POST {}/2018-06-01/runtime/{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nContent-Length: {}\r\n",
             self.endpoint.prefix,
-            next.request_id,
             self.endpoint.authority,
             body.len()
         );
-        for (name, value) in header
-            .into_iter()
-            .chain(next.invocation_id.as_deref().map(|id| ("Lambda-Runtime-Invocation-Id", id)))
-        {
+        for (name, value) in headers {
             let _ = write!(request, "{name}: {value}\r\n");
         }
         request.extend_from_slice(b"\r\n");
@@ -272,7 +298,7 @@ impl Client {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "Lambda Runtime API request failed");
-                format!("cannot post the invocation's {what} to the Lambda Runtime API: {e}")
+                format!("cannot post {what} to the Lambda Runtime API: {e}")
             })?;
         if !(200..300).contains(&head.status) {
             tracing::error!(

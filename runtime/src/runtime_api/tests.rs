@@ -454,3 +454,24 @@ async fn a_body_cut_short_is_an_error_and_a_huge_length_is_not_allocated_up_fron
     assert!(e.starts_with("cannot get the next invocation from the Lambda Runtime API: "), "{e}");
     assert!(client.event.capacity() <= MAX_PRESIZED + 4096);
 }
+
+/// A failed INIT phase is posted to `/runtime/init/error` as the custom-runtime contract asks:
+/// the error type in the header and the body, the whole error chain as the message.
+#[tokio::test]
+async fn init_errors_are_posted_to_init_error() {
+    let (endpoint, requests) = server(vec![Step::Reply(ACCEPTED.to_vec())], 1 << 20).await;
+    let mut client = Client::new(endpoint);
+    let error: Error = "the state could not be built: connection refused".into();
+    client.post_init_error(&error).await.unwrap();
+    let request = requests.lock().unwrap()[0].clone();
+    assert_eq!(request.line(), "POST /2018-06-01/runtime/init/error HTTP/1.1");
+    assert_eq!(request.header("lambda-runtime-function-error-type"), Some("Runtime.InitError"));
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "errorType": "Runtime.InitError",
+            "errorMessage": "the state could not be built: connection refused"
+        })
+    );
+}
