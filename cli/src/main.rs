@@ -164,7 +164,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Produce(a) => produce(a).await,
         Command::Poll(mut a) => {
-            // A topic given twice is polled once.
+            // A topic given twice is polled once (twice, every record would be delivered and
+            // committed twice); here, before the default group name is made from the topics.
             let mut seen = std::collections::HashSet::new();
             a.topics.retain(|t| seen.insert(t.clone()));
             let function =

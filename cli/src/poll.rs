@@ -165,12 +165,6 @@ pub async fn run(cfg: Config, mut function: Function) -> Result<()> {
     if cfg.topics.is_empty() {
         bail!("give at least one --topic");
     }
-    if let Some(t) =
-        cfg.topics.iter().enumerate().find_map(|(i, t)| cfg.topics[..i].contains(t).then_some(t))
-    {
-        // Polled twice, every record would be delivered and committed twice.
-        bail!("topic {t} is given twice");
-    }
     function.check()?;
     let client = Arc::new(Client::new(&cfg.bootstrap_servers));
     if let Some(Destination::Kafka(topic)) = &cfg.on_failure {
