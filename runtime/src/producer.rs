@@ -649,6 +649,52 @@ fn classify_protocol(code: ProtocolError) -> ErrorKind {
     }
 }
 
+/// rskafka's cluster client (topic lookups, partition leaders) and whether a request on it went
+/// unanswered.
+struct Cluster {
+    client: Arc<Client>,
+    /// One more each time the client is made again.
+    generation: u64,
+    silent: bool,
+}
+
+impl Cluster {
+    fn trusted(&self) -> Option<(Arc<Client>, u64)> {
+        (!self.silent).then(|| (Arc::clone(&self.client), self.generation))
+    }
+}
+
+/// What a cluster client is made from, kept to make it again: rskafka's builder is used up by
+/// `build`. Secrets were read once, when the producer connected.
+struct ClientRecipe {
+    servers: Vec<String>,
+    client_id: Arc<str>,
+    backoff: BackoffConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<SaslConfig>,
+}
+
+impl ClientRecipe {
+    /// A connected cluster client, within `timeout`. `servers` names them in errors.
+    async fn build(&self, timeout: Duration, servers: &str) -> Result<Client, ProducerError> {
+        let mut builder = ClientBuilder::new(self.servers.clone())
+            .client_id(Arc::clone(&self.client_id))
+            .backoff_config(self.backoff.clone());
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(Arc::clone(tls));
+        }
+        if let Some(sasl) = &self.sasl {
+            builder = builder.sasl_config(sasl.clone());
+        }
+        let what = format!("connecting to {servers}");
+        match tokio::time::timeout(timeout, builder.build()).await {
+            Err(_) => Err(ProducerError::timeout(&what, timeout)),
+            Ok(Err(source)) => Err(ProducerError::kafka(&what, source)),
+            Ok(Ok(client)) => Ok(client),
+        }
+    }
+}
+
 /// A topic's partitions and when they were looked up: each partition's client (a connection
 /// to its leader, in rskafka) is made when a record first goes to it, not for every partition
 /// of the topic up front.
@@ -665,7 +711,10 @@ struct Partition {
 
 /// A connected producer. Cheap to share by reference; create one per execution environment.
 pub struct Producer {
-    client: Client,
+    cluster: Mutex<Cluster>,
+    /// Held while the cluster client is made again, so that it is made once.
+    reconnecting: tokio::sync::Mutex<()>,
+    recipe: ClientRecipe,
     topics: Mutex<HashMap<String, TopicPartitions>>,
     next: AtomicUsize,
     timeout: Duration,
@@ -697,48 +746,48 @@ impl Producer {
         // other half for the attempts themselves, so that a refused handshake or login ends
         // with rskafka's error (TLS, SASL) rather than with the outer timeout's.
         let backoff = BackoffConfig { deadline: Some(timeout / 2), ..BackoffConfig::default() };
-        let mut builder = ClientBuilder::new(config.bootstrap_servers)
-            .client_id(config.client_id)
-            .backoff_config(backoff);
         let ca = config.tls_ca_file.as_deref();
-        match config.auth {
-            Auth::Plaintext => {}
-            Auth::Tls => builder = builder.tls_config(tls_config(ca, None)?),
-            Auth::Iam { region } => {
-                builder = builder.tls_config(tls_config(ca, None)?).sasl_config(
-                    SaslConfig::Oauthbearer(OauthBearerCredentials {
-                        callback: iam_callback(region),
-                        authz_id: None,
-                        bearer_kvs: Vec::new(),
-                    }),
-                );
-            }
-            Auth::Scram { username, password } => {
-                builder = builder
-                    .tls_config(tls_config(ca, None)?)
-                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(username, password)));
-            }
+        let (tls, sasl) = match config.auth {
+            Auth::Plaintext => (None, None),
+            Auth::Tls => (Some(tls_config(ca, None)?), None),
+            Auth::Iam { region } => (
+                Some(tls_config(ca, None)?),
+                Some(SaslConfig::Oauthbearer(OauthBearerCredentials {
+                    callback: iam_callback(region),
+                    authz_id: None,
+                    bearer_kvs: Vec::new(),
+                })),
+            ),
+            Auth::Scram { username, password } => (
+                Some(tls_config(ca, None)?),
+                Some(SaslConfig::ScramSha512(Credentials::new(username, password))),
+            ),
             Auth::ScramSecret { secret_arn } => {
                 let secret = secret_json(&secret_arn, timeout).await?;
                 let username = secret_field(&secret, &secret_arn, "username")?;
                 let password = secret_field(&secret, &secret_arn, "password")?;
-                builder = builder
-                    .tls_config(tls_config(ca, None)?)
-                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(username, password)));
+                (
+                    Some(tls_config(ca, None)?),
+                    Some(SaslConfig::ScramSha512(Credentials::new(username, password))),
+                )
             }
             Auth::Mtls(certificate) => {
                 let identity = client_identity(&certificate, timeout).await?;
-                builder = builder.tls_config(tls_config(ca, Some(identity))?);
+                (Some(tls_config(ca, Some(identity))?), None)
             }
-        }
-        let what = format!("connecting to {servers}");
-        let client = match tokio::time::timeout(timeout, builder.build()).await {
-            Err(_) => return Err(ProducerError::timeout(&what, timeout)),
-            Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
-            Ok(Ok(client)) => client,
         };
+        let recipe = ClientRecipe {
+            servers: config.bootstrap_servers,
+            client_id: config.client_id.into(),
+            backoff,
+            tls,
+            sasl,
+        };
+        let client = recipe.build(timeout, &servers).await?;
         Ok(Producer {
-            client,
+            cluster: Mutex::new(Cluster { client: Arc::new(client), generation: 0, silent: false }),
+            reconnecting: tokio::sync::Mutex::new(()),
+            recipe,
             topics: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(0),
             timeout,
@@ -778,6 +827,7 @@ impl Producer {
     ) -> Result<Delivery, ProducerError> {
         let hash = record.key.as_deref().map(murmur2);
         let record = to_kafka(record, topic)?;
+        let generation = self.generation();
         // One deadline for the whole send: the topic's lookup and the partition's connection,
         // when not cached, come out of the same timeout as the request.
         let mut chosen = None;
@@ -793,6 +843,7 @@ impl Producer {
             Ok(result) => result?,
             Err(_) => {
                 self.forget(topic);
+                self.unanswered(generation);
                 let what = match chosen {
                     Some(partition) => format!("sending to {topic}-{partition}"),
                     None => format!("sending to {topic} (looking up its partitions)"),
@@ -966,11 +1017,15 @@ impl Producer {
     ) -> Result<Vec<i64>, ProducerError> {
         self.produce_requests.fetch_add(1, Ordering::Relaxed);
         let what = format!("sending to {topic}-{}", partition.partition());
+        let generation = self.generation();
         let result =
             match tokio::time::timeout(self.timeout, partition.produce(records, self.compression))
                 .await
             {
-                Err(_) => Err(ProducerError::timeout(&what, self.timeout)),
+                Err(_) => {
+                    self.unanswered(generation);
+                    Err(ProducerError::timeout(&what, self.timeout))
+                }
                 Ok(Err(source)) => Err(ProducerError::kafka(&what, source)),
                 Ok(Ok(offsets)) => Ok(offsets),
             };
@@ -985,6 +1040,51 @@ impl Producer {
         self.topics.lock().unwrap_or_else(PoisonError::into_inner).remove(topic);
     }
 
+    /// The cluster client, made again first when a request on the current one went
+    /// unanswered (bounded by the request timeout).
+    async fn cluster(&self) -> Result<(Arc<Client>, u64), ProducerError> {
+        if let Some(current) = self.lock_cluster().trusted() {
+            return Ok(current);
+        }
+        let _only_one = self.reconnecting.lock().await;
+        // Made again while this send waited for the lock.
+        if let Some(current) = self.lock_cluster().trusted() {
+            return Ok(current);
+        }
+        let client = Arc::new(self.recipe.build(self.timeout, &self.servers).await?);
+        let mut cluster = self.lock_cluster();
+        *cluster = Cluster {
+            client: Arc::clone(&client),
+            generation: cluster.generation + 1,
+            silent: false,
+        };
+        tracing::info!(servers = %self.servers, "reconnected to the cluster after a request went unanswered");
+        Ok((client, cluster.generation))
+    }
+
+    /// Which cluster client is current (see [`Producer::unanswered`]).
+    fn generation(&self) -> u64 {
+        self.lock_cluster().generation
+    }
+
+    /// A request begun under cluster client `generation` went unanswered within the request
+    /// timeout. rskafka has no request timeout of its own: a broker that stopped answering
+    /// without closing the connection (a hung process, packets dropped on the way) leaves a
+    /// request on it waiting for ever, and the cluster client keeps the connection it reads
+    /// metadata on, so every later lookup would wait on it too. The next request makes a new
+    /// cluster client; the connections of the old one close when the last of its users is
+    /// done (each partition's client is dropped with its topic, see [`Producer::forget`]).
+    fn unanswered(&self, generation: u64) {
+        let mut cluster = self.lock_cluster();
+        if cluster.generation == generation {
+            cluster.silent = true;
+        }
+    }
+
+    fn lock_cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The client of `partition`, made on first use (bounded by the request timeout).
     async fn partition_client(
         &self,
@@ -992,14 +1092,18 @@ impl Producer {
         partition: &Partition,
     ) -> Result<Arc<PartitionClient>, ProducerError> {
         let make = || async {
+            let (cluster, generation) = self.cluster().await?;
             let what = format!("connecting to the leader of {topic}-{}", partition.id);
             let made = tokio::time::timeout(
                 self.timeout,
-                self.client.partition_client(topic, partition.id, UnknownTopicHandling::Error),
+                cluster.partition_client(topic, partition.id, UnknownTopicHandling::Error),
             )
             .await;
             match made {
-                Err(_) => Err(ProducerError::timeout(&what, self.timeout)),
+                Err(_) => {
+                    self.unanswered(generation);
+                    Err(ProducerError::timeout(&what, self.timeout))
+                }
                 Ok(Err(source)) => Err(ProducerError::kafka(&what, source)),
                 Ok(Ok(client)) => Ok(Arc::new(client)),
             }
@@ -1020,9 +1124,13 @@ impl Producer {
             Some(found) => Some(Arc::clone(&found.partitions)),
             None => None,
         };
+        let (cluster, generation) = self.cluster().await?;
         let what = format!("looking up topic `{topic}` on {}", self.servers);
-        let topics = match tokio::time::timeout(self.timeout, self.client.list_topics()).await {
-            Err(_) => return Err(ProducerError::timeout(&what, self.timeout)),
+        let topics = match tokio::time::timeout(self.timeout, cluster.list_topics()).await {
+            Err(_) => {
+                self.unanswered(generation);
+                return Err(ProducerError::timeout(&what, self.timeout));
+            }
             Ok(Err(source)) => return Err(ProducerError::kafka(&what, source)),
             Ok(Ok(topics)) => topics,
         };

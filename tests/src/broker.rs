@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -308,11 +309,14 @@ pub struct Counts {
 
 /// A TCP proxy on loopback in front of a broker that reads the Kafka request frames clients
 /// send (a 4-byte length, then the request header, whose first field is the API key:
-/// <https://kafka.apache.org/protocol#protocol_messages>) and counts them.
+/// <https://kafka.apache.org/protocol#protocol_messages>) and counts them. It can also make
+/// the connections open at one moment go silent ([`CountingProxy::silence_open_connections`]).
 pub struct CountingProxy {
     /// The port it listens on.
     pub port: u16,
     counts: Arc<Mutex<Counts>>,
+    /// One flag per connection accepted: set, the connection forwards nothing more.
+    silenced: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
 }
 
 impl CountingProxy {
@@ -321,11 +325,16 @@ impl CountingProxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let counts = Arc::new(Mutex::new(Counts::default()));
         let shared = Arc::clone(&counts);
+        let silenced = Arc::new(Mutex::new(Vec::new()));
+        let flags = Arc::clone(&silenced);
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
                 shared.lock().unwrap().connections += 1;
+                let silent = Arc::new(AtomicBool::new(false));
+                flags.lock().unwrap().push(Arc::clone(&silent));
+                let silent_too = Arc::clone(&silent);
                 let counts = Arc::clone(&shared);
                 let (mut client_read, mut server_write) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
@@ -342,6 +351,10 @@ impl CountingProxy {
                             *counts.requests.entry(api_key).or_default() += 1;
                             *counts.bytes.entry(api_key).or_default() += frame.len() + 4;
                         }
+                        // Silenced: read and dropped, the connection left open.
+                        if silent.load(Ordering::SeqCst) {
+                            continue;
+                        }
                         if server_write.write_all(&length).is_err()
                             || server_write.write_all(&frame).is_err()
                         {
@@ -352,12 +365,31 @@ impl CountingProxy {
                 });
                 let (mut server_read, mut client_write) = (server, client);
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut server_read, &mut client_write);
-                    let _ = client_write.shutdown(Shutdown::Both);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = server_read.read(&mut buf) {
+                        if !silent_too.load(Ordering::SeqCst)
+                            && client_write.write_all(&buf[..n]).is_err()
+                        {
+                            break;
+                        }
+                    }
+                    // A silenced connection stays open: a broker that stopped answering.
+                    if !silent_too.load(Ordering::SeqCst) {
+                        let _ = client_write.shutdown(Shutdown::Both);
+                    }
                 });
             }
         });
-        CountingProxy { port, counts }
+        CountingProxy { port, counts, silenced }
+    }
+
+    /// Every connection open now goes silent: what clients send on it is read and dropped,
+    /// nothing comes back, and it stays open (a broker that hangs, or a network path that
+    /// drops packets, as the client sees it). Connections made later are forwarded as before.
+    pub fn silence_open_connections(&self) {
+        for flag in self.silenced.lock().unwrap().iter() {
+            flag.store(true, Ordering::SeqCst);
+        }
     }
 
     /// What it has seen so far.

@@ -141,6 +141,58 @@ async fn a_stopped_broker_is_a_clear_error_within_the_timeout() {
     assert!(err.to_string().contains(&format!("connecting to {}", broker.address)), "{err}");
 }
 
+/// A broker that stops answering without closing its connections (a hung process, a network
+/// path that drops packets): rskafka has no request timeout, so a request on such a
+/// connection waits for ever, and its cluster client keeps the connection it reads metadata
+/// on. The send that meets the silence times out; the next one, here with the broker answering
+/// new connections again, must not wait on the old connections and is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_gone_silent_is_left_for_new_connections() {
+    let proxy_port = free_port();
+    let broker = Tansu::start_with(Some(&format!("127.0.0.1:{proxy_port}")), false);
+    let proxy = CountingProxy::start(proxy_port, broker.port);
+    let address = format!("127.0.0.1:{proxy_port}");
+    create_topic(&address, "silent", 1).await;
+    let timeout = Duration::from_secs(2);
+    let producer =
+        Producer::connect(ProducerConfig::new(&address).request_timeout(timeout)).await.unwrap();
+    producer.send_json("silent", None, &"before").await.unwrap();
+
+    proxy.silence_open_connections();
+    let started = Instant::now();
+    let err = producer.send_json("silent", None, &"unanswered").await.unwrap_err();
+    assert!(started.elapsed() < timeout + Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+
+    // Every send after it, not just the next, is written on new connections.
+    let connections = proxy.counts().connections;
+    for n in 0..3 {
+        let started = Instant::now();
+        let sent = producer.send_json("silent", None, &format!("after-{n}")).await;
+        assert!(sent.is_ok(), "send {n} after the silence: {sent:?}");
+        assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
+    }
+    assert!(proxy.counts().connections > connections, "new connections were made");
+    // send_batch too, after another silence.
+    proxy.silence_open_connections();
+    let record = || OutgoingRecord { value: Some(b"batch".to_vec()), ..Default::default() };
+    assert!(producer.send_batch("silent", vec![record()]).await.unwrap()[0].is_err());
+    let results = producer.send_batch("silent", vec![record(), record()]).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let values: Vec<_> = read_back(&broker.address, "silent", 0)
+        .await
+        .into_iter()
+        .map(|r| r.record.value.unwrap())
+        .collect();
+    let written: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    // "unanswered" and the first batch record were dropped by the proxy, never written.
+    assert_eq!(
+        written,
+        [&b"\"before\""[..], b"\"after-0\"", b"\"after-1\"", b"\"after-2\"", b"batch", b"batch"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_topic_is_named() {
     let broker = Tansu::start();
