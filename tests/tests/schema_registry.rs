@@ -386,6 +386,118 @@ async fn logical_types_read_as_plain_types_and_corrupt_counts_fail_the_record() 
     assert!(message.contains("allocat"), "{message}");
 }
 
+/// A writer schema that widened a field (`int` to `long`, `float` to `double`: allowed by a
+/// registry's BACKWARD compatibility, the default) read by a handler still declaring the narrow
+/// type: the Avro specification does not resolve it, and apache-avro resolves it by cutting the
+/// number down (`n as i32`), a wrong number with no error (a known gap until the 2026-12-06
+/// session). Each record fails, naming where; the allowed promotions still read. Bytes by
+/// apache-avro's own writer.
+#[tokio::test]
+async fn a_narrowing_writer_schema_fails_the_record_instead_of_cutting_numbers() {
+    use apache_avro::types::Value as V;
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    struct Line {
+        quantity: i32,
+    }
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    struct Order {
+        id: String,
+        lines: Vec<Line>,
+        discount: Option<i32>,
+        weight: f32,
+        total: f64,
+    }
+    impl ReaderSchema for Order {
+        fn reader_schema() -> Result<Schema, String> {
+            parse_schema(
+                r#"{"type":"record","name":"Order","namespace":"com.x","fields":[
+                {"name":"id","type":"string"},
+                {"name":"lines","type":{"type":"array","items":{"type":"record","name":"Line",
+                    "fields":[{"name":"quantity","type":"int"}]}}},
+                {"name":"discount","type":["null","int"]},
+                {"name":"weight","type":"float"},
+                {"name":"total","type":"double"}]}"#,
+            )
+        }
+    }
+    // The fields as the writer has them; `int` for the reader's every numeric field (the
+    // reader's own schema, with allowed promotions only: int to double) is schema 1.
+    let writer = |quantity: &str, discount: &str, weight: &str, total: &str| {
+        format!(
+            r#"{{"type":"record","name":"Order","namespace":"com.x","fields":[
+            {{"name":"id","type":"string"}},
+            {{"name":"lines","type":{{"type":"array","items":{{"type":"record","name":"Line",
+                "fields":[{{"name":"quantity","type":"{quantity}"}}]}}}}}},
+            {{"name":"discount","type":["null","{discount}"]}},
+            {{"name":"weight","type":"{weight}"}},
+            {{"name":"total","type":"{total}"}}]}}"#
+        )
+    };
+    let schemas = [
+        writer("int", "int", "float", "int"),
+        writer("long", "int", "float", "double"),
+        writer("int", "long", "float", "double"),
+        writer("int", "int", "double", "double"),
+    ];
+    let number = |kind: &str, n: i64| match kind {
+        "int" => V::Int(n as i32),
+        "long" => V::Long(n),
+        "float" => V::Float(n as f32),
+        _ => V::Double(n as f64),
+    };
+    let kinds = [
+        ["int", "int", "float", "int"],
+        ["long", "int", "float", "double"],
+        ["int", "long", "float", "double"],
+        ["int", "int", "double", "double"],
+    ];
+    let mut registry = StaticSchemas::new();
+    let mut records = Vec::new();
+    for (i, (schema, [quantity, discount, weight, total])) in schemas.iter().zip(kinds).enumerate()
+    {
+        registry =
+            registry.with(SchemaRef::ConfluentId(100 + i as u32), SchemaFormat::Avro, schema);
+        // Numbers within an int's range: refused all the same, as the schemas do not resolve.
+        let line = |n| V::Record(vec![("quantity".into(), number(quantity, n))]);
+        let datum = V::Record(vec![
+            ("id".into(), V::String(format!("o-{i}"))),
+            ("lines".into(), V::Array(vec![line(3), line(5)])),
+            ("discount".into(), V::Union(1, Box::new(number(discount, 7)))),
+            ("weight".into(), number(weight, 2)),
+            ("total".into(), number(total, 40)),
+        ]);
+        let bytes =
+            apache_avro::to_avro_datum(&apache_avro::Schema::parse_str(schema).unwrap(), datum)
+                .unwrap();
+        let framed = [&[0u8][..], &(100 + i as u32).to_be_bytes(), &bytes].concat();
+        records.push(TestRecord::new("orders", 0, i as i64).value(framed));
+    }
+    let results = run::<Avro<Order>>(records, Some(SchemaRegistry::new(registry))).await;
+    let expected = Order {
+        id: "o-0".into(),
+        lines: vec![Line { quantity: 3 }, Line { quantity: 5 }],
+        discount: Some(7),
+        weight: 2.0,
+        total: 40.0,
+    };
+    assert_eq!(results[&0].as_ref().unwrap().0, expected, "int into double is a promotion");
+    for (offset, at, written, read) in [
+        (1, "lines[0].quantity", "long", "an `int`"),
+        (2, "discount", "long", "an `int`"),
+        (3, "weight", "double", "a `float`"),
+    ] {
+        let (kind, message) = results[&offset].as_ref().unwrap_err();
+        assert_eq!(*kind, FailureKind::Decode);
+        let expected = format!(
+            "the value could not be decoded as `Avro<Order>`: Confluent schema id {} writes a \
+             `{written}` where the handler's schema reads {read} (at `{at}`): Avro does not \
+             resolve it",
+            100 + offset
+        );
+        assert!(message.starts_with(&expected), "{offset}: {message}");
+    }
+}
+
 /// Lambda's JSON mode (EventRecordFormat JSON) on an Avro topic: the value is JSON text with
 /// the Avro schema's metadata. `Json<T>` reads it as JSON, without fetching the Avro schema or
 /// refusing it as "not a JSON Schema" (it did, with the `json-schema` feature and a registry;

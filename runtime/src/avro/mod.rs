@@ -11,9 +11,11 @@ mod direct;
 
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Once, PoisonError, RwLock};
 
+use apache_avro::schema::{Name, Namespace, ResolvedSchema};
 pub use apache_avro::types::Value;
 pub use apache_avro::Schema;
 use bytes::Bytes;
@@ -61,13 +63,23 @@ struct Parsed {
     canonical_form: String,
     /// Whether [`direct`] reads datums of it.
     direct: bool,
+    /// Its named types, for references to them (as a reader schema: see [`narrowing`]).
+    names: HashMap<Name, Schema>,
 }
 
 impl Parsed {
     fn new(schema: Schema) -> Self {
+        // A schema whose references do not resolve has no names here; resolving into it
+        // fails on its own.
+        let names = ResolvedSchema::try_from(&schema)
+            .map(|resolved| {
+                resolved.get_names().iter().map(|(n, s)| (n.clone(), (*s).clone())).collect()
+            })
+            .unwrap_or_default();
         Parsed {
             canonical_form: schema.canonical_form(),
             direct: direct::supported(&schema),
+            names,
             schema,
         }
     }
@@ -224,12 +236,7 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
                     return Ok(value);
                 }
             }
-            read_datum(
-                &unframed.data,
-                &parsed.schema,
-                Some(&reader.schema),
-                Some(writer.reference()),
-            )?
+            read_datum(&unframed.data, &parsed.schema, Some(reader), Some(writer.reference()))?
         }
         // No registry: the reader schema is taken as the writer's.
         None => {
@@ -258,40 +265,18 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
 fn read_datum(
     data: &[u8],
     writer: &Schema,
-    reader: Option<&Schema>,
+    reader: Option<&Parsed>,
     named: Option<SchemaRef>,
 ) -> Result<Value, DecodeError> {
     limit_allocations();
     // `None`: the framing named no schema and the handler's own was used.
     let what = named.map_or_else(|| "the handler's schema".to_owned(), |s| s.to_string());
-    let mut rest = data;
-    let value = match apache_avro::from_avro_datum(writer, &mut rest, reader) {
-        Ok(value) => value,
-        Err(e) => {
-            // A writer type with a logical type (`long` as `timestamp-millis`, `string` as
-            // `uuid`, `int` as `date`, as Java producers write them) read into the plain type:
-            // the Avro specification resolves by the underlying type, apache-avro does not.
-            // Read with the writer's schema alone, the logical types dropped, then resolved.
-            let resolved = reader.and_then(|reader| {
-                let mut rest = data;
-                let value = apache_avro::from_avro_datum(writer, &mut rest, None).ok()?;
-                let value = without_logical_types(value).resolve(reader).ok()?;
-                Some((value, rest))
-            });
-            match resolved {
-                Some((value, left)) => {
-                    rest = left;
-                    value
-                }
-                None => {
-                    return Err(DecodeError::invalid(format_args!(
-                        "the data does not match {what}: {}",
-                        avro_error(&e)
-                    )))
-                }
-            }
-        }
+    let mismatch = |e: &apache_avro::Error| {
+        DecodeError::invalid(format_args!("the data does not match {what}: {}", avro_error(e)))
     };
+    let mut rest = data;
+    let written =
+        apache_avro::from_avro_datum(writer, &mut rest, None).map_err(|e| mismatch(&e))?;
     if !rest.is_empty() {
         return Err(DecodeError::invalid(format_args!(
             "the data does not match {what}: {} of {} bytes are left after the datum",
@@ -299,7 +284,122 @@ fn read_datum(
             data.len()
         )));
     }
-    Ok(value)
+    let Some(reader) = reader else {
+        return Ok(written);
+    };
+    refuse_narrowing(&written, reader, &what)?;
+    match written.resolve(&reader.schema) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            // A writer type with a logical type (`long` as `timestamp-millis`, `string` as
+            // `uuid`, `int` as `date`, as Java producers write them) read into the plain type:
+            // the Avro specification resolves by the underlying type, apache-avro does not.
+            // Read again, the logical types dropped, and resolved.
+            let plain = apache_avro::from_avro_datum(writer, &mut &data[..], None)
+                .map(without_logical_types)
+                .map_err(|_| mismatch(&e))?;
+            refuse_narrowing(&plain, reader, &what)?;
+            plain.resolve(&reader.schema).map_err(|_| mismatch(&e))
+        }
+    }
+}
+
+/// A `long` where the reader has an `int`, or a `double` where it has a `float`: the Avro
+/// specification resolves neither (only the other way), and apache-avro resolves both by
+/// cutting the number down (`n as i32`), which would hand the handler a wrong number without
+/// an error, as soon as one is out of range. Refused for the pair of schemas, whatever the
+/// number, as an Avro reader following the specification refuses it.
+fn refuse_narrowing(written: &Value, reader: &Parsed, what: &str) -> Result<(), DecodeError> {
+    let namespace = reader.schema.namespace();
+    let Some(found) = narrowing(written, &reader.schema, &reader.names, &namespace) else {
+        return Ok(());
+    };
+    let at = if found.path.is_empty() {
+        String::new()
+    } else {
+        format!(" (at `{}`)", found.path.trim_start_matches('.'))
+    };
+    let (written, read, rust_type) = match found.kind {
+        NarrowingKind::LongToInt => ("long", "an `int`", "i64"),
+        NarrowingKind::DoubleToFloat => ("double", "a `float`", "f64"),
+    };
+    Err(DecodeError::invalid(format_args!(
+        "{what} writes a `{written}` where the handler's schema reads {read}{at}: Avro does not \
+         resolve it (the number could be cut down); declare it as `{written}` (`{rust_type}`) \
+         in the handler's type"
+    )))
+}
+
+/// Where [`narrowing`] found one, and what.
+struct Narrowing {
+    /// `.field`, `[index]` and `[key]` segments, from the datum's top.
+    path: String,
+    kind: NarrowingKind,
+}
+
+enum NarrowingKind {
+    LongToInt,
+    DoubleToFloat,
+}
+
+impl Narrowing {
+    fn new(kind: NarrowingKind) -> Self {
+        Narrowing { path: String::new(), kind }
+    }
+
+    fn within(mut self, segment: impl fmt::Display) -> Self {
+        self.path = format!("{segment}{}", self.path);
+        self
+    }
+}
+
+/// The first number in `value` (a datum read with the writer's schema) that resolving it into
+/// `schema` would narrow. Follows apache-avro's resolution (`Value::resolve_internal`): unions
+/// unwrapped and their branch chosen as apache-avro chooses it, references looked up in
+/// `names` (the reader schema's named types), record fields matched by name.
+fn narrowing(
+    value: &Value,
+    schema: &Schema,
+    names: &HashMap<Name, Schema>,
+    namespace: &Namespace,
+) -> Option<Narrowing> {
+    let value = match (value, schema) {
+        (Value::Union(_, inner), schema) if !matches!(schema, Schema::Union(_)) => &**inner,
+        _ => value,
+    };
+    match (value, schema) {
+        (_, Schema::Ref { name }) => {
+            let name = name.fully_qualified_name(namespace);
+            narrowing(value, names.get(&name)?, names, &name.namespace)
+        }
+        (_, Schema::Union(union)) => {
+            let value = match value {
+                Value::Union(_, inner) => &**inner,
+                other => other,
+            };
+            let (_, branch) =
+                union.find_schema_with_known_schemata(value, Some(names), namespace)?;
+            narrowing(value, branch, names, namespace)
+        }
+        (Value::Long(_), Schema::Int) => Some(Narrowing::new(NarrowingKind::LongToInt)),
+        (Value::Double(_), Schema::Float) => Some(Narrowing::new(NarrowingKind::DoubleToFloat)),
+        (Value::Record(fields), Schema::Record(record)) => record.fields.iter().find_map(|field| {
+            let (_, value) = fields.iter().find(|(name, _)| *name == field.name)?;
+            narrowing(value, &field.schema, names, namespace)
+                .map(|found| found.within(format_args!(".{}", field.name)))
+        }),
+        (Value::Array(items), Schema::Array(array)) => {
+            items.iter().enumerate().find_map(|(i, item)| {
+                narrowing(item, &array.items, names, namespace)
+                    .map(|found| found.within(format_args!("[{i}]")))
+            })
+        }
+        (Value::Map(entries), Schema::Map(map)) => entries.iter().find_map(|(key, value)| {
+            narrowing(value, &map.types, names, namespace)
+                .map(|found| found.within(format_args!("[{key:?}]")))
+        }),
+        _ => None,
+    }
 }
 
 /// A value of a logical type as the value of its underlying type (a timestamp as its `long`, a
