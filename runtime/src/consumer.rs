@@ -494,14 +494,17 @@ where
     }
 
     /// The settings after the `MSK_LAMBDA_METRICS*` and `MSK_LAMBDA_WORKERS` environment
-    /// variables (read once, when the function starts serving).
-    pub(crate) fn apply_env(&mut self) {
+    /// variables (read once, when the function starts serving); metrics CloudWatch would not
+    /// take are an error.
+    pub(crate) fn apply_env(&mut self) -> Result<(), Error> {
         self.metrics = std::mem::take(&mut self.metrics).with_env_overrides();
+        self.metrics.check()?;
         let (workers, warning) = self.workers_after_env();
         if let Some(warning) = warning {
             tracing::warn!("{warning}");
         }
         self.config.workers = workers;
+        Ok(())
     }
 
     /// The number of workers after `MSK_LAMBDA_WORKERS`, and why the variable was not

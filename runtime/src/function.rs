@@ -50,8 +50,7 @@ where
     let event: Event = serde_json::from_slice(&bytes)
         .map_err(|e| format!("the event does not fit the function's event type: {e}"))?;
     let response = handler(event).await.map_err(Into::into)?;
-    println!("{}", serde_json::to_string(&response)?);
-    Ok(())
+    crate::local::write_response(&serde_json::to_string(&response)?)
 }
 
 /// [`run`] on a current-thread tokio runtime, as the binary's `main`.

@@ -62,7 +62,7 @@ where
     /// Consumer::new(handle)
     ///     .into_runtime()
     ///     .await?
-    ///     .layer(lambda_runtime::layers::TracingLayer::new())
+    ///     // .layer(your_tower_layer): lambda_runtime's `TracingLayer` is already in.
     ///     .run()
     ///     .await
     /// # }
@@ -112,9 +112,10 @@ where
     /// Lambda's INIT phase, before the first invocation is fetched: the environment checked,
     /// tracing and the `MSK_LAMBDA_*` settings applied, the state built.
     async fn init_under_lambda(&mut self) -> Result<(), Error> {
-        check_lambda_env()?;
+        // Logging first, so that what goes wrong next is logged too.
         crate::logging::init(false);
-        self.apply_env();
+        check_lambda_env()?;
+        self.apply_env()?;
         self.state().await?;
         Ok(())
     }

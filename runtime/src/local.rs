@@ -1,7 +1,7 @@
 //! Local runs: the same binary, without Lambda, over an event file.
 
 use std::ffi::OsString;
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::time::Instant;
 
 use crate::consumer::Consumer;
@@ -74,7 +74,7 @@ where
     V: Decode,
     K: Decode,
 {
-    consumer.apply_env();
+    consumer.apply_env()?;
     let event = read_event(path, "a Kafka event")?;
     let started = Instant::now();
     // Metrics go to stderr: stdout carries only the response.
@@ -87,8 +87,19 @@ where
         Err(_) => {}
     }
     let (response, _) = served?;
-    println!("{}", response.to_json());
-    Ok(())
+    write_response(&response.to_json())
+}
+
+/// The response on stdout. A reader that went away (`| head -c0`) is not an error of the run;
+/// `println!` would panic.
+pub(crate) fn write_response(json: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{json}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the response to stdout: {e}").into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The run's counts and its first failures, on stderr, in one write (stderr is unbuffered:

@@ -72,3 +72,42 @@ fn no_event_file_says_how_to_run() {
     let out = user_events(&["does-not-exist.json"], None);
     assert!(text(&out.stderr).contains("cannot read the event file does-not-exist.json"));
 }
+
+/// Metrics CloudWatch would drop (here a namespace in AWS's own `AWS/` space) stop the run
+/// before any record, naming what is wrong, instead of writing a rejected line per invocation.
+#[test]
+fn metrics_cloudwatch_would_not_take_are_refused_at_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_user-events"))
+        .arg("events/sample.json")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("MSK_LAMBDA_METRICS", "on")
+        .env("MSK_LAMBDA_METRICS_NAMESPACE", "AWS/Kafka")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(out.stdout, b"");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the metrics namespace \"AWS/Kafka\" starts with `:` or `AWS/`"),
+        "{stderr}"
+    );
+}
+
+/// A reader of stdout that went away is not a crash (`println!` panics on a closed pipe).
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_user-events"))
+        .arg("events/sample.json")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
