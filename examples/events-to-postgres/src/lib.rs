@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +40,13 @@ ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING";
 /// (`connect_timeout`): a security group that drops packets fails the batch in seconds, not at
 /// the function's timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long data sent on the connection may stay unacknowledged before the kernel closes it
+/// (`tcp_user_timeout`, when the connection string does not say; Linux): a path that drops
+/// packets (a changed security group, a failed-over address) fails the write in seconds and
+/// the connection is made again, instead of a write waiting for the kernel's default of about
+/// 15 minutes of retransmissions.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A user's action, as the web front end publishes it to `user-events` (other fields are
 /// allowed and not stored).
@@ -142,6 +150,28 @@ pub struct Database {
 struct Session {
     client: Client,
     insert: tokio::sync::OnceCell<Statement>,
+    /// A write on it was abandoned before its answer came (the handler cancelled at the
+    /// deadline, most likely while the server or the path had stopped answering): the next
+    /// write does not trust it and connects again.
+    abandoned: AtomicBool,
+}
+
+/// Marks its session abandoned unless [`InFlight::done`] was called: dropped with a write that
+/// did not finish.
+struct InFlight<'a>(&'a Session, bool);
+
+impl InFlight<'_> {
+    fn done(mut self) {
+        self.1 = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.abandoned.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What [`Database::write`] did with a partition's rows.
@@ -167,6 +197,9 @@ impl Database {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         if config.get_application_name().is_none() {
             config.application_name(env!("CARGO_PKG_NAME"));
         }
@@ -183,7 +216,9 @@ impl Database {
     /// `Err` (rows of the halves tried before it may be written: the insert is idempotent).
     ///
     /// A kept connection found closed (an idle timeout of RDS Proxy, a failover) is opened
-    /// again and the rows written once more on it.
+    /// again and the rows written once more on it. A connection whose last write was
+    /// abandoned (the handler cancelled at the deadline while waiting for an answer) is not
+    /// used again.
     pub async fn write(
         &self,
         topic: &str,
@@ -194,7 +229,9 @@ impl Database {
             .session()
             .await
             .map_err(|e| WriteError::new("cannot connect to PostgreSQL", &e))?;
+        let in_flight = InFlight(&session, false);
         let first = session.write(topic, partition, rows).await;
+        in_flight.done();
         let result = match first {
             Err(e) if connection_lost(&e, &session.client) => {
                 self.forget(&session).await;
@@ -206,7 +243,10 @@ impl Database {
                     .session()
                     .await
                     .map_err(|e| WriteError::new("cannot connect to PostgreSQL", &e))?;
-                session.write(topic, partition, rows).await
+                let in_flight = InFlight(&session, false);
+                let again = session.write(topic, partition, rows).await;
+                in_flight.done();
+                again
             }
             other => other,
         };
@@ -216,7 +256,10 @@ impl Database {
     /// The open connection, or a new one; and whether it was open already.
     async fn session(&self) -> Result<(Arc<Session>, bool), tokio_postgres::Error> {
         let mut current = self.session.lock().await;
-        if let Some(session) = current.as_ref().filter(|s| !s.client.is_closed()) {
+        if let Some(session) = current
+            .as_ref()
+            .filter(|s| !s.client.is_closed() && !s.abandoned.load(Ordering::Relaxed))
+        {
             return Ok((session.clone(), true));
         }
         let (client, connection) = self.config.connect(NoTls).await?;
@@ -226,7 +269,11 @@ impl Database {
                 tracing::warn!(error = %e, "the PostgreSQL connection ended");
             }
         });
-        let session = Arc::new(Session { client, insert: tokio::sync::OnceCell::new() });
+        let session = Arc::new(Session {
+            client,
+            insert: tokio::sync::OnceCell::new(),
+            abandoned: AtomicBool::new(false),
+        });
         *current = Some(session.clone());
         Ok((session, false))
     }
@@ -305,13 +352,18 @@ fn rejects_rows(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|code| code.code().starts_with("22") || code.code().starts_with("23"))
 }
 
-/// Whether `e` means the connection is gone: closed, an I/O error, or SQLSTATE class 08
-/// (connection exception) or 57 (operator intervention: the server shutting down, the session
-/// terminated).
+/// Whether `e` means the connection is gone: closed, an I/O error, SQLSTATE class 08
+/// (connection exception), or 57P (the server shutting down or crashed, the session terminated
+/// or timed out idle). Not 57014, `query_canceled`: a `statement_timeout` (the usual way to
+/// bound statements through RDS Proxy) leaves the connection healthy, and writing the rows
+/// again on a new one would only double the time to the same failure.
 fn connection_lost(e: &tokio_postgres::Error, client: &Client) -> bool {
     let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
-    let class = e.code().map(|code| &code.code()[..2]);
-    e.is_closed() || client.is_closed() || io || matches!(class, Some("08" | "57"))
+    let code = e.code().map(|code| code.code());
+    e.is_closed()
+        || client.is_closed()
+        || io
+        || code.is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
 }
 
 /// A database error as a record's (or a batch's) failure reason: what failed, PostgreSQL's

@@ -341,13 +341,15 @@ async fn the_connection_is_kept_across_invocations_and_opened_again_once_closed(
     assert_eq!(offsets(&client, 1).await, [1, 2, 3]);
 }
 
-/// A TCP relay on loopback in front of the server, whose open connections can be cut. A cut
-/// connection is closed at the client's next write, unforwarded: as a proxy's or a NAT's idle
-/// timeout leaves a connection, found out only when it is used.
+/// A TCP relay on loopback in front of the server, whose open connections can be cut or
+/// silenced. A cut connection is closed at the client's next write, unforwarded: as a proxy's
+/// or a NAT's idle timeout leaves a connection, found out only when it is used. A silenced one
+/// stays open and forwards nothing either way: a server or path that stopped answering.
 struct CuttingRelay {
     port: u16,
     accepted: Arc<AtomicUsize>,
     cut_before: Arc<AtomicUsize>,
+    silent_before: Arc<AtomicUsize>,
 }
 
 impl CuttingRelay {
@@ -356,7 +358,8 @@ impl CuttingRelay {
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let cut_before = Arc::new(AtomicUsize::new(0));
-        let (count, cut) = (accepted.clone(), cut_before.clone());
+        let silent_before = Arc::new(AtomicUsize::new(0));
+        let (count, cut, silent) = (accepted.clone(), cut_before.clone(), silent_before.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -366,9 +369,13 @@ impl CuttingRelay {
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let (mut from_server, mut to_client) = (server, client);
                 let cut = cut.clone();
+                let (silent, silent_too) = (silent.clone(), silent.clone());
                 std::thread::spawn(move || {
                     let mut buf = [0; 16 * 1024];
                     while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                        if id < silent.load(Ordering::SeqCst) {
+                            continue;
+                        }
                         if id < cut.load(Ordering::SeqCst)
                             || to_server.write_all(&buf[..n]).is_err()
                         {
@@ -379,12 +386,27 @@ impl CuttingRelay {
                     let _ = to_server.shutdown(Shutdown::Both);
                 });
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from_server, &mut to_client);
-                    let _ = to_client.shutdown(Shutdown::Both);
+                    let mut buf = [0; 16 * 1024];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf) {
+                        if id < silent_too.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        if to_client.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    if id >= silent_too.load(Ordering::SeqCst) {
+                        let _ = to_client.shutdown(Shutdown::Both);
+                    }
                 });
             }
         });
-        CuttingRelay { port, accepted, cut_before }
+        CuttingRelay { port, accepted, cut_before, silent_before }
+    }
+
+    /// Silences every connection open now; later ones pass.
+    fn silence_open_connections(&self) {
+        self.silent_before.store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// Cuts every connection open now; later ones pass.
@@ -413,6 +435,39 @@ async fn a_kept_connection_found_dead_at_the_write_is_replaced_and_the_rows_writ
     assert_eq!(relay.accepted.load(Ordering::SeqCst), 2, "one new connection");
     assert_eq!(offsets(&client, 0).await, [1, 2]);
     assert_eq!(offsets(&client, 1).await, [1, 2]);
+}
+
+/// A write that never gets its answer (the server or the path stopped answering, the
+/// connection still open) is abandoned when the handler is cancelled at the deadline; the
+/// connection is not used again, so the next delivery is written on a new one instead of
+/// waiting on the silent one until its deadline too, delivery after delivery.
+#[tokio::test]
+async fn a_connection_whose_write_was_abandoned_is_not_used_again() {
+    let (server, client) = server().await;
+    let relay = CuttingRelay::start(server.port());
+    let url = server.url.replace(&format!(":{}/", server.port()), &format!(":{}/", relay.port));
+    let db = Database::connect(&url).await.unwrap();
+    let row = |offset| Row {
+        offset,
+        user_id: "u-1",
+        event_type: "view",
+        amount: None,
+        occurred_at: None,
+    };
+    db.write("user-events", 0, &[row(1)]).await.unwrap();
+
+    relay.silence_open_connections();
+    let deadline = std::time::Duration::from_millis(500);
+    let unanswered = tokio::time::timeout(deadline, db.write("user-events", 0, &[row(2)])).await;
+    assert!(unanswered.is_err(), "the silenced write cannot finish: {unanswered:?}");
+
+    let again = tokio::time::timeout(deadline * 10, db.write("user-events", 0, &[row(2), row(3)]))
+        .await
+        .expect("the next write does not wait on the silent connection")
+        .unwrap();
+    assert_eq!((again.inserted, again.statements), (2, 1));
+    assert_eq!(relay.accepted.load(Ordering::SeqCst), 2, "one new connection");
+    assert_eq!(offsets(&client, 0).await, [1, 2, 3]);
 }
 
 #[tokio::test]
