@@ -28,8 +28,8 @@ impl<V, K> Batch<V, K> {
     }
 
     /// The records, in offset order, by value.
-    pub fn into_records(self) -> Vec<Record<V, K>> {
-        self.records
+    pub fn into_records(mut self) -> Vec<Record<V, K>> {
+        std::mem::take(&mut self.records)
     }
 
     /// How many records there are (at least one: a batch is never handed over empty).
@@ -53,7 +53,22 @@ impl<V, K> IntoIterator for Batch<V, K> {
     type IntoIter = std::vec::IntoIter<Record<V, K>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.records.into_iter()
+        self.into_records().into_iter()
+    }
+}
+
+/// Each record dropped on its own, a panic in its destructor (user code) caught: a second panic
+/// while the first unwinds would abort the process, where a batch dropped as a `Vec` drops its
+/// other records.
+impl<V, K> Drop for Batch<V, K> {
+    fn drop(&mut self) {
+        for record in self.records.drain(..) {
+            let (topic_partition, offset) = (&self.topic_partition, record.offset());
+            if let Err(panic) = crate::unwind::drop_guarded(record) {
+                let panic = crate::unwind::panic_message(&*panic);
+                tracing::warn!(topic_partition, offset, panic, "a record's destructor panicked");
+            }
+        }
     }
 }
 

@@ -336,10 +336,19 @@ where
     V: Decode,
     K: Decode,
 {
-    /// The shared state, initialising it on first use. Fails with the init function's error.
+    /// The shared state, initialising it on first use. Fails with the init function's error,
+    /// or its panic (caught: under Lambda it is reported as the init error, with its message).
     pub async fn state(&self) -> Result<&S, InvocationError> {
+        use futures_util::FutureExt as _;
+        let panicked = |panic: Box<dyn std::any::Any + Send>| -> Error {
+            format!("it panicked: {}", crate::unwind::panic_message(&*panic)).into()
+        };
         self.state
-            .get_or_try_init(|| (self.init)())
+            .get_or_try_init(|| async {
+                let init = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.init)()))
+                    .map_err(panicked)?;
+                std::panic::AssertUnwindSafe(init).catch_unwind().await.map_err(panicked)?
+            })
             .await
             .map_err(|e| InvocationError::Init(Arc::from(e)))
     }

@@ -276,10 +276,20 @@ where
             (None, None) => decode::<V, K>(raw, &mut shared),
             (Some(registry), span) => {
                 let decoding = decode_with_registry::<V, K>(raw, &mut shared, registry, cutoff);
-                match span {
+                let decoded = match span {
                     Some(span) => decoding.instrument(span.clone()).await,
                     None => decoding.await,
+                };
+                // Waiting for a schema may have taken the time up: no handler starts after
+                // the cutoff (the bulk path checks the same before handing its batch over).
+                if decoded.is_ok() && Instant::now() >= cutoff {
+                    if let Ok(record) = decoded {
+                        let _ = crate::unwind::drop_guarded(record);
+                    }
+                    rest = Some((i, Outcome::NotStarted));
+                    break;
                 }
+                decoded
             }
         };
         let outcome = match decoded {
@@ -415,8 +425,11 @@ where
     let answer = if handed.is_empty() {
         Answer::Each(Vec::new())
     } else if Instant::now() >= cutoff {
-        // Not started either way; the records' destructors are user code.
-        let _ = crate::unwind::drop_guarded(handed);
+        // Not started either way; the records' destructors are user code, each guarded on its
+        // own (a second panic while the first unwinds would abort the process).
+        for record in handed {
+            let _ = crate::unwind::drop_guarded(record);
+        }
         Answer::All(Outcome::NotStarted)
     } else {
         let batch = Batch { topic_partition: key.to_owned(), records: handed };
@@ -442,7 +455,13 @@ where
             if !failed.is_empty()
                 && failed.iter().all(|(o, _)| handed.binary_search(o).is_err()) =>
         {
-            let named: Vec<String> = failed.iter().map(|(o, _)| o.to_string()).collect();
+            // A few of them: every handed record carries this message, and a handler that
+            // named list indexes names as many as it was handed.
+            let mut named: Vec<String> =
+                failed.iter().take(5).map(|(o, _)| o.to_string()).collect();
+            if failed.len() > 5 {
+                named.push(format!("and {} more", failed.len() - 5));
+            }
             Answer::All(Outcome::Failed(Failure::new(
                 FailureKind::Handler,
                 format!(

@@ -76,11 +76,18 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// `outer: inner: root`, the way anyhow prints `{:#}`.
+/// `outer: inner: root`, the way anyhow prints `{:#}`; at most 32 deep, so that an error whose
+/// `source()` leads back to itself (user code) cannot hang the worker.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
+    let mut depth = 0;
     while let Some(s) = source {
+        depth += 1;
+        if depth > 32 {
+            text.push_str(": …");
+            break;
+        }
         let next = s.to_string();
         if !text.ends_with(&next) {
             text.push_str(": ");
@@ -89,4 +96,27 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose `source()` is itself (user code can write one): the chain ends.
+    #[test]
+    fn a_source_cycle_ends() {
+        #[derive(Debug)]
+        struct Loop(u32);
+        impl fmt::Display for Loop {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "loop {}", self.0)
+            }
+        }
+        impl std::error::Error for Loop {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(self)
+            }
+        }
+        assert_eq!(chain(&Loop(1)), "loop 1: …");
+    }
 }

@@ -355,6 +355,23 @@ async fn a_failing_init_is_an_init_error() {
     assert_eq!(err.error_type(), "MskLambda.InitFailed");
 }
 
+/// A state init function that panics (user code) is an init error with the panic's message,
+/// not a process that ends without one (under Lambda: nothing posted to /init/error).
+#[tokio::test]
+async fn a_panicking_init_is_an_init_error() {
+    async fn init() -> Result<String, String> {
+        panic!("no config file")
+    }
+    async fn handle(_: Record<()>, _: &String) -> Result<(), String> {
+        Ok(())
+    }
+    let consumer = Consumer::with_state(init, handle);
+    let event = TestEvent::msk().record(TestRecord::new("t", 0, 1)).to_bytes();
+    let err = consumer.invoke(&event).await.unwrap_err();
+    assert_eq!(err.to_string(), "the state init function failed: it panicked: no config file");
+    assert_eq!(err.error_type(), "MskLambda.InitFailed");
+}
+
 #[tokio::test]
 async fn error_sources_are_kept_in_reasons() {
     #[derive(Debug)]

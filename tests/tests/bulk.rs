@@ -163,3 +163,62 @@ async fn an_error_naming_no_record_of_the_batch_fails_them_all() {
         );
     }
 }
+
+/// A handler that names list indexes for a whole large batch (none of them offsets of its
+/// batch): every record fails with one short message, not a list of every name (under
+/// `continue`, each of 10,000 records used to carry all 10,000 names: quadratic memory).
+#[tokio::test]
+async fn a_long_list_of_foreign_offsets_is_named_briefly() {
+    let values: Vec<String> = (0..200).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let by_index = async |batch: Batch<Json<Row>>| -> Result<(), BatchError> {
+        let mut error = BatchError::none();
+        for i in 0..batch.len() {
+            error = error.record(1000 + i as i64, "row rejected");
+        }
+        Err(error)
+    };
+    let report = Consumer::bulk(by_index)
+        .failure_policy(FailurePolicy::Continue)
+        .process(&event(&values), msk_lambda::InvocationContext::local())
+        .await
+        .unwrap();
+    let outcomes = &report.partitions[0].outcomes;
+    assert_eq!(outcomes.len(), 200);
+    for (_, outcome) in outcomes {
+        let Outcome::Failed(f) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(
+            f.message,
+            "the bulk handler failed only offsets that were not in its batch (1000, 1001, 1002, 1003, 1004, and 195 more): every record it was handed fails; first: row rejected"
+        );
+    }
+}
+
+/// Values whose destructors panic (user code): a batch of them dropped by the handler does not
+/// abort the process, as a `Vec` of them would (a second panic while the first unwinds).
+#[tokio::test]
+async fn destructors_that_panic_in_a_batch_do_not_abort() {
+    #[derive(serde::Deserialize)]
+    struct Bomb {
+        #[allow(dead_code)]
+        n: i64,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("a destructor that panics");
+        }
+    }
+    let dropped = async |batch: Batch<Json<Bomb>>| -> Result<(), BatchError> {
+        assert_eq!(batch.len(), 3);
+        Ok(())
+    };
+    let report = Consumer::bulk(dropped)
+        .process(
+            &event(&[r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]),
+            msk_lambda::InvocationContext::local(),
+        )
+        .await
+        .unwrap();
+    // The handler finished its work; the records are done.
+    assert_eq!(report.response().to_json(), r#"{"batchItemFailures":[]}"#);
+}
