@@ -22,7 +22,7 @@ pub(crate) fn msk_handler(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(item, errors);
         }
     };
-    let handler = match signature::check(&func, options.state.is_some()) {
+    let handler = match signature::check(&func, options.state_written) {
         Ok(handler) => Some(handler),
         Err(found) => {
             errors.extend(found);

@@ -22,6 +22,9 @@ struct Raw {
     deadline_margin_ms: Option<Expr>,
     schema_registry: Option<Expr>,
     krate: Option<Expr>,
+    /// `state` was written, whatever its value: the handler's state parameter is then expected,
+    /// even when the value is wrong (reported on its own).
+    state_seen: bool,
 }
 
 /// The checked options.
@@ -37,6 +40,8 @@ pub(crate) struct Options {
     /// A Confluent URL or a Glue registry ARN.
     pub schema_registry: Option<LitStr>,
     pub krate: Option<Path>,
+    /// `state` was written, with a value that may have been refused.
+    pub state_written: bool,
 }
 
 /// `workers = N` (at least 1) or `workers = "auto"`.
@@ -90,6 +95,7 @@ impl Options {
                 None
             };
             let name = key.get_ident().map(ToString::to_string);
+            raw.state_seen |= name.as_deref() == Some("state");
             let slot = match name.as_deref() {
                 Some("concurrency") => &mut raw.concurrency,
                 Some("workers") => &mut raw.workers,
@@ -154,6 +160,7 @@ impl Raw {
             }),
             schema_registry: checked(self.schema_registry, &mut errors, |v| schema_registry(&v)),
             krate: checked(self.krate, &mut errors, |v| krate(&v)),
+            state_written: self.state_seen,
         };
         (options, errors)
     }
@@ -183,7 +190,10 @@ const WORKERS: &str = "`workers` is how many threads run partitions: a whole num
 
 fn workers(value: &Expr) -> syn::Result<Workers> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.value() == "auto" => {
+        // Any case, as `MSK_LAMBDA_WORKERS` takes it.
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. })
+            if lit.value().eq_ignore_ascii_case("auto") =>
+        {
             Ok(Workers::Auto(lit.clone()))
         }
         Expr::Lit(ExprLit { lit: Lit::Int(_), .. }) => {
@@ -270,6 +280,16 @@ fn int(value: &Expr, name: &str, suffix: &str) -> syn::Result<LitInt> {
         Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => {
             if lit.suffix().is_empty() || lit.suffix() == suffix {
                 Ok(lit.clone())
+            } else if name == "deadline_margin_ms"
+                && ["s", "ms", "sec", "secs"].contains(&lit.suffix())
+            {
+                // A unit, not a type: `1s` is a second, not the 1 the suffix rule would suggest.
+                let ms = lit.base10_parse::<u64>().unwrap_or(0)
+                    * if lit.suffix() == "ms" { 1 } else { 1000 };
+                Err(syn::Error::new_spanned(
+                    lit,
+                    format!("`deadline_margin_ms` is a number of milliseconds, written without a unit, e.g. `deadline_margin_ms = {ms}`"),
+                ))
             } else {
                 Err(syn::Error::new_spanned(
                     lit,

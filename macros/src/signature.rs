@@ -1,5 +1,6 @@
 //! Checks of the handler function; what the generated code needs to know about it.
 
+use quote::ToTokens as _;
 use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Signature, Type, TypePath};
 
@@ -52,6 +53,17 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
             "the handler cannot be generic: the record's key and value types must be concrete so that they can be decoded, e.g. `Record<Json<MyEvent>>`",
         ));
     }
+    // `impl Trait` in a parameter is a generic parameter too, without `<..>`.
+    for input in &sig.inputs {
+        if let FnArg::Typed(arg) = input {
+            if let Some(span) = impl_trait_in(arg.ty.to_token_stream()) {
+                errors.push(syn::Error::new(
+                    span,
+                    "the handler cannot be generic (`impl Trait` in a parameter is a type parameter): the record's key and value types must be concrete so that they can be decoded, e.g. `Record<Json<MyEvent>>`",
+                ));
+            }
+        }
+    }
     if let Some(variadic) = &sig.variadic {
         errors.push(syn::Error::new_spanned(variadic, format!("a handler is {SHAPE}")));
     }
@@ -59,7 +71,7 @@ pub(crate) fn check(func: &ItemFn, has_state_option: bool) -> Result<Handler, Ve
     if let Some(FnArg::Receiver(receiver)) = params.first() {
         errors.push(syn::Error::new_spanned(
             receiver,
-            "#[msk_handler] goes on a free function, not a method: remove `self` and keep what the handler needs in `state = ...`",
+            "#[msk_handler] goes on a free function, not a method: remove `self`, move the function out of the `impl` block, and keep what the handler needs in `state = ...`",
         ));
         params.remove(0);
     }
@@ -252,4 +264,13 @@ fn check_return_type(sig: &Signature) -> syn::Result<()> {
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// Where `impl` appears in a type's tokens (`Record<impl Decode>`), groups included.
+fn impl_trait_in(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::Span> {
+    tokens.into_iter().find_map(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) if ident == "impl" => Some(ident.span()),
+        proc_macro2::TokenTree::Group(group) => impl_trait_in(group.stream()),
+        _ => None,
+    })
 }

@@ -131,6 +131,8 @@ pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 /// fn main() -> std::process::ExitCode {
 ///     let concurrency = std::num::NonZeroUsize::new(8).unwrap();
 ///     msk_lambda::Consumer::with_state(init, handle).concurrency(concurrency).main()
+///     // Without state: Consumer::new(handle).workers(Workers::ONE), which lets
+///     // MSK_LAMBDA_WORKERS choose more (see `workers`).
 /// }
 /// ```
 ///
@@ -145,6 +147,8 @@ pub use workers::{ParseWorkersError, Workers, WORKERS_ENV};
 /// Type aliases and renamed imports work (`type OrderRecord = Record<Json<Order>>;`,
 /// `type HandlerResult = Result<(), msk_lambda::Error>;`, `use msk_lambda::Record as KafkaRecord;`):
 /// the types are checked by the compiler, and a wrong one is reported on the type at fault.
+/// One exception: an alias itself named `Record` or `Batch` is read as msk-lambda's own type
+/// (the attribute sees names, not what they resolve to), so give yours another name.
 ///
 /// # Bulk handlers
 ///
