@@ -43,10 +43,18 @@ pub struct InvocationContext {
 }
 
 impl InvocationContext {
-    /// A context for tests and local runs: request id `local`, a deadline 15 minutes away
-    /// (Lambda's longest timeout).
+    /// A context for tests and local runs: request id `local`, and a deadline the function's
+    /// timeout away: `AWS_LAMBDA_FUNCTION_TIMEOUT` seconds (1 to 900) when it is set, as the
+    /// Lambda runtime interface emulator and `sam local` set it, else 15 minutes (Lambda's
+    /// longest timeout). Set it to the deployed function's timeout to see locally which records
+    /// a batch would not start in time.
     pub fn local() -> Self {
-        InvocationContext::with_deadline(SystemTime::now() + Duration::from_secs(15 * 60))
+        let timeout = std::env::var("AWS_LAMBDA_FUNCTION_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|s| (1..=900).contains(s))
+            .unwrap_or(15 * 60);
+        InvocationContext::with_deadline(SystemTime::now() + Duration::from_secs(timeout))
     }
 
     /// A local context with the given deadline.

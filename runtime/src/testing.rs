@@ -236,8 +236,14 @@ impl TestRecord {
         }
     }
 
-    /// Decodes the record into the handler's types exactly as the consumer would, for a direct
-    /// handler call in a unit test. Fails as the consumer would fail the record.
+    /// Decodes the record into the handler's types as a consumer without a schema registry
+    /// would, for a direct handler call in a unit test; fails as that consumer would fail the
+    /// record. No registry is consulted, whatever the record's schema metadata or
+    /// `MSK_LAMBDA_SCHEMA_REGISTRY` say: `Avro<T>` reads with `T`'s schema, `AvroValue` fails,
+    /// and `Json<T>` is not validated against a JSON Schema. To test decoding through a
+    /// registry, run the record through a consumer given one
+    /// (`Consumer::new(handle).schema_registry(SchemaRegistry::new(StaticSchemas::new()...))`)
+    /// and its `process` or `invoke`.
     pub fn decode<V: Decode, K: Decode>(&self) -> Result<Record<V, K>, Failure> {
         let b64 = |bytes: &Option<Vec<u8>>| {
             bytes.as_deref().map(|b| Base64(Cow::Owned(base64_text(b).into_bytes())))
@@ -308,6 +314,8 @@ struct WireRecord<'a> {
     offset: i64,
     timestamp: i64,
     timestamp_type: &'static str,
+    // Lambda leaves a null key out of the record; a tombstone's value is written `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
     value: Option<String>,
     headers: Vec<WireHeader<'a>>,
@@ -360,7 +368,7 @@ mod tests {
                 r#""bootstrapServers":"b-1.test.kafka.us-east-1.amazonaws.com:9098,b-2.test.kafka.us-east-1.amazonaws.com:9098","#,
                 r#""records":{"t-0":["#,
                 r#"{"topic":"t","partition":0,"offset":5,"timestamp":1735689600000,"timestampType":"CREATE_TIME","key":"aw==","value":"dg==","headers":[{"h":[-61,1]}]},"#,
-                r#"{"topic":"t","partition":0,"offset":6,"timestamp":1735689600000,"timestampType":"CREATE_TIME","key":null,"value":null,"headers":[],"valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"s-1"}}"#,
+                r#"{"topic":"t","partition":0,"offset":6,"timestamp":1735689600000,"timestampType":"CREATE_TIME","value":null,"headers":[],"valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"s-1"}}"#,
                 "]}}"
             )
         );
