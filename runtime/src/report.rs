@@ -173,14 +173,21 @@ impl BatchReport {
         self.partitions.iter().all(|p| p.outcomes.iter().all(|(_, o)| *o == Outcome::Succeeded))
     }
 
-    /// The partial batch response: per partition its first failed (or not started) offset, or
-    /// with [`FailurePolicy::Continue`] every failed and not-started offset.
+    /// The partial batch response: every offset that did not succeed (failed, not started, or
+    /// not run after an earlier failure), in offset order per partition.
+    ///
+    /// Lambda resumes a partition from the lowest offset listed (the stream semantics AWS
+    /// documents for Kinesis and DynamoDB Streams), so for it the first one per partition
+    /// would do. The Kafka page says only that Lambda retries "only the failed records": were
+    /// that taken literally, a record not run after an earlier failure and left out would be
+    /// committed unprocessed. Listed, it is retried under either reading, at a few dozen bytes
+    /// a record (10,000 records fit in Lambda's 6 MB response whatever the topic's name).
     pub fn response(&self) -> BatchResponse {
         let mut failures = Vec::new();
         for p in &self.partitions {
             let mut last: Option<i64> = None;
             for (offset, outcome) in &p.outcomes {
-                if !matches!(outcome, Outcome::Failed(_) | Outcome::NotStarted) {
+                if *outcome == Outcome::Succeeded {
                     continue;
                 }
                 // Duplicated offsets in one partition are listed once.
@@ -192,9 +199,6 @@ impl BatchReport {
                         },
                     });
                     last = Some(*offset);
-                }
-                if self.policy == FailurePolicy::StopPartition {
-                    break;
                 }
             }
         }
@@ -302,16 +306,15 @@ mod tests {
         }
     }
 
+    /// Every record that did not succeed, whatever the policy: a record not run after an
+    /// earlier failure is listed too.
     #[test]
-    fn responses_follow_the_policy() {
-        assert_eq!(
-            report(FailurePolicy::StopPartition).response().to_json(),
-            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"b.c-d-2","offset":5}}]}"#
-        );
-        assert_eq!(
-            report(FailurePolicy::Continue).response().to_json(),
-            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"b.c-d-2","offset":5}},{"itemIdentifier":{"partition":"b.c-d-2","offset":6}}]}"#
-        );
+    fn responses_list_every_record_that_did_not_succeed() {
+        let all = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"b.c-d-2","offset":5}},{"itemIdentifier":{"partition":"b.c-d-2","offset":6}}]}"#;
+        assert_eq!(report(FailurePolicy::Continue).response().to_json(), all);
+        let mut stopped = report(FailurePolicy::StopPartition);
+        stopped.partitions[0].outcomes[2].1 = Outcome::Skipped;
+        assert_eq!(stopped.response().to_json(), all);
         assert_eq!(BatchResponse::default().to_json(), r#"{"batchItemFailures":[]}"#);
     }
 

@@ -69,7 +69,7 @@ async fn report(policy: FailurePolicy, event: &[u8]) -> msk_lambda::BatchReport 
         .unwrap()
 }
 
-const STOP_RESPONSE: &str = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"b.x-y-1","offset":11}},{"itemIdentifier":{"partition":"c-2","offset":8}}]}"#;
+const STOP_RESPONSE: &str = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"a-0","offset":4}},{"itemIdentifier":{"partition":"a-0","offset":5}},{"itemIdentifier":{"partition":"b.x-y-1","offset":11}},{"itemIdentifier":{"partition":"b.x-y-1","offset":12}},{"itemIdentifier":{"partition":"c-2","offset":8}},{"itemIdentifier":{"partition":"c-2","offset":9}}]}"#;
 const CONTINUE_RESPONSE: &str = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"a-0","offset":4}},{"itemIdentifier":{"partition":"b.x-y-1","offset":11}},{"itemIdentifier":{"partition":"c-2","offset":8}}]}"#;
 
 #[tokio::test]
@@ -181,7 +181,7 @@ async fn header_bytes_out_of_range_fail_only_their_record() {
     let response = Consumer::new(handler).invoke(event.to_string().as_bytes()).await.unwrap();
     assert_eq!(
         response.to_json(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":1}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":1}},{"itemIdentifier":{"partition":"t-0","offset":2}}]}"#
     );
 }
 
@@ -271,7 +271,7 @@ async fn a_handler_running_past_the_deadline_margin_is_cancelled() {
         assert_eq!(report.partitions[1].outcomes, vec![(1, Outcome::Succeeded)]);
         let expected = match policy {
             FailurePolicy::StopPartition => {
-                r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}}]}"#
+                r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"a-0","offset":4}}]}"#
             }
             FailurePolicy::Continue => {
                 r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"a-0","offset":4}}]}"#
@@ -300,7 +300,7 @@ async fn nothing_starts_once_the_deadline_margin_is_reached() {
     let response = consumer.invoke_with_context(&event, context.clone()).await.unwrap();
     assert_eq!(
         response.to_json(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":5}},{"itemIdentifier":{"partition":"b-1","offset":9}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":5}},{"itemIdentifier":{"partition":"a-0","offset":6}},{"itemIdentifier":{"partition":"b-1","offset":9}}]}"#
     );
     assert_eq!(started.get(), 0);
     let report = consumer.process(&event, context).await.unwrap();

@@ -51,7 +51,7 @@ fn warm_function(binary: &Path) {
     mixed["records"]["orders-1"][1]["value"] = "%%%".into();
     assert_eq!(
         emulator.invoke(mixed.to_string().as_bytes()).unwrap(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-0","offset":11}},{"itemIdentifier":{"partition":"orders-1","offset":6}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-0","offset":11}},{"itemIdentifier":{"partition":"orders-0","offset":12}},{"itemIdentifier":{"partition":"orders-1","offset":6}}]}"#
     );
 
     // 3. A malformed envelope is a function error, not a crash.

@@ -41,7 +41,7 @@ where
     assert_eq!(report.partitions[1].outcomes, vec![(7, Outcome::Succeeded)]);
     assert_eq!(
         report.response().to_json(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"bad-0","offset":1}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"bad-0","offset":1}},{"itemIdentifier":{"partition":"bad-0","offset":2}}]}"#
     );
 }
 

@@ -150,6 +150,6 @@ fn a_panic_on_a_worker_fails_its_record_only() {
     let response = runtime.block_on(consumer.invoke(&event())).unwrap();
     assert_eq!(
         response.to_json(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-3","offset":1}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"t-3","offset":1}},{"itemIdentifier":{"partition":"t-3","offset":2}}]}"#
     );
 }

@@ -29,7 +29,7 @@ async fn records_are_enriched_and_forwarded() {
     let (stdout, stderr) = run(&broker.address);
     assert_eq!(
         stdout.trim(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":10}},{"itemIdentifier":{"partition":"user-events-1","offset":4}}]}"#,
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":10}},{"itemIdentifier":{"partition":"user-events-0","offset":11}},{"itemIdentifier":{"partition":"user-events-1","offset":4}}]}"#,
         "{stderr}"
     );
     assert!(

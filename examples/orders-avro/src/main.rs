@@ -71,7 +71,7 @@ mod tests {
         let response = handle_consumer().invoke(sample).await.unwrap();
         assert_eq!(
             response.to_json(),
-            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-1","offset":7}}]}"#
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-1","offset":7}},{"itemIdentifier":{"partition":"orders-1","offset":8}}]}"#
         );
     }
 

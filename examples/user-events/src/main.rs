@@ -60,7 +60,7 @@ mod tests {
         let response = handle_consumer().invoke(sample).await.unwrap();
         assert_eq!(
             response.to_json(),
-            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":102}},{"itemIdentifier":{"partition":"user-events-2","offset":40}}]}"#
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":102}},{"itemIdentifier":{"partition":"user-events-0","offset":103}},{"itemIdentifier":{"partition":"user-events-2","offset":40}},{"itemIdentifier":{"partition":"user-events-2","offset":41}}]}"#
         );
     }
 

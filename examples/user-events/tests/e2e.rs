@@ -16,7 +16,7 @@ fn sample_and_ten_thousand_records_under_the_emulator() {
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sample.json")).unwrap();
     assert_eq!(
         emulator.invoke(&sample).unwrap(),
-        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":102}},{"itemIdentifier":{"partition":"user-events-2","offset":40}}]}"#
+        r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"user-events-0","offset":102}},{"itemIdentifier":{"partition":"user-events-0","offset":103}},{"itemIdentifier":{"partition":"user-events-2","offset":40}},{"itemIdentifier":{"partition":"user-events-2","offset":41}}]}"#
     );
 
     let big = read_fixture("gen-10000.json");

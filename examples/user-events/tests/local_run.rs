@@ -32,7 +32,7 @@ fn sample_event_prints_the_exact_partial_batch_response() {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "{\"batchItemFailures\":[{\"itemIdentifier\":{\"partition\":\"user-events-0\",\"offset\":102}},{\"itemIdentifier\":{\"partition\":\"user-events-2\",\"offset\":40}}]}\n"
+        "{\"batchItemFailures\":[{\"itemIdentifier\":{\"partition\":\"user-events-0\",\"offset\":102}},{\"itemIdentifier\":{\"partition\":\"user-events-0\",\"offset\":103}},{\"itemIdentifier\":{\"partition\":\"user-events-2\",\"offset\":40}},{\"itemIdentifier\":{\"partition\":\"user-events-2\",\"offset\":41}}]}\n"
     );
     let stderr = text(&out.stderr);
     assert!(stderr.contains("local run: 8 records in 3 partitions: 4 succeeded, 2 failed, 2 not run after an earlier failure, 0 not started before the deadline"), "{stderr}");
