@@ -73,9 +73,25 @@ pub struct Failure {
     pub message: String,
 }
 
+/// The longest a failure's message is kept, in bytes: it is logged, and in `whole_batch` mode
+/// sent to Lambda, once per failed record, and a handler's error can be of any size (a whole
+/// HTTP body, say). CloudWatch cuts a log event at 256 KB, which would leave a JSON log line
+/// unreadable.
+pub(crate) const MAX_FAILURE_MESSAGE: usize = 4096;
+
 impl Failure {
     pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Failure { kind, message: message.into() }
+        let mut message = message.into();
+        if message.len() > MAX_FAILURE_MESSAGE {
+            let mut end = MAX_FAILURE_MESSAGE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = message.len() - end;
+            message.truncate(end);
+            message.push_str(&format!("… ({cut} bytes more)"));
+        }
+        Failure { kind, message }
     }
 }
 
@@ -316,6 +332,18 @@ mod tests {
         stopped.partitions[0].outcomes[2].1 = Outcome::Skipped;
         assert_eq!(stopped.response().to_json(), all);
         assert_eq!(BatchResponse::default().to_json(), r#"{"batchItemFailures":[]}"#);
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character() {
+        let long = format!("{}é{}", "x".repeat(MAX_FAILURE_MESSAGE - 1), "y".repeat(100));
+        let failure = Failure::new(FailureKind::Handler, long);
+        assert_eq!(
+            failure.message,
+            format!("{}… (102 bytes more)", "x".repeat(MAX_FAILURE_MESSAGE - 1))
+        );
+        let short = Failure::new(FailureKind::Handler, "é".repeat(10));
+        assert_eq!(short.message, "é".repeat(10));
     }
 
     #[test]

@@ -23,6 +23,7 @@ static INITS: AtomicUsize = AtomicUsize::new(0);
 pub async fn init() -> Result<State, std::io::Error> {
     let inits = INITS.fetch_add(1, Ordering::SeqCst) + 1;
     tracing::info!(inits, "e2e state initialised");
+    log::info!("e2e state initialised, through the log crate");
     Ok(State { inits, records: AtomicUsize::new(0) })
 }
 

@@ -81,6 +81,13 @@ fn warm_function(binary: &Path) {
         .collect();
     let inits = lines.iter().filter(|l| l["message"] == "e2e state initialised").count();
     assert_eq!(inits, 1, "{output}");
+    // What crates log through `log` (rustls, apache-avro) reaches the logs too.
+    let through_log: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "e2e state initialised, through the log crate")
+        .collect();
+    assert_eq!(through_log.len(), 1, "{output}");
+    assert_eq!(through_log[0]["level"], "INFO");
     let records: Vec<&Value> = lines.iter().filter(|l| l["message"] == "record").collect();
     assert_eq!(records.len(), 3 + 5 + 2 + 3);
     assert!(records.iter().all(|l| l["inits"] == 1));
