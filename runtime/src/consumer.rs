@@ -512,6 +512,16 @@ where
         if let Some(warning) = warning {
             tracing::warn!("{warning}");
         }
+        let cpus = Workers::Auto.resolve().get();
+        if workers > cpus {
+            // Allowed (a handler that waits on I/O can use more threads than CPUs), but more
+            // threads than CPUs only share them, each made and joined every invocation.
+            tracing::warn!(
+                workers,
+                cpus,
+                "more workers than the CPUs this process may use: they share the CPUs (`auto` is one per CPU)"
+            );
+        }
         self.config.workers = workers;
         Ok(())
     }

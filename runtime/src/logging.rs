@@ -4,7 +4,8 @@
 //!   `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`), which takes precedence over `RUST_LOG`, as
 //!   Lambda's own runtimes give it; else `RUST_LOG` (any `EnvFilter` directives); else INFO.
 //! - **Text** (Lambda's default log format): one line per event, no timestamp (CloudWatch adds
-//!   one).
+//!   one), no colours (CloudWatch would show their escape codes; a local run at a terminal
+//!   has them, unless `NO_COLOR` is set).
 //! - **JSON** (`AWS_LAMBDA_LOG_FORMAT=JSON`): one object per line with the keys Lambda's
 //!   log-level filtering reads and its managed runtimes write: `timestamp` (RFC 3339), `level`,
 //!   `message`, then the fields of the spans the event is in (`requestId` among them) and the
@@ -45,7 +46,12 @@ pub(crate) fn init(local: bool) {
             builder.try_init()
         }
     } else {
-        let builder = builder.with_target(false).without_time();
+        // Colours only for a person at a terminal: CloudWatch shows ANSI escapes as they are
+        // (`[33m WARN[0m`), and a file or pipe gets them as bytes.
+        let ansi = local
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let builder = builder.with_target(false).without_time().with_ansi(ansi);
         if local {
             builder.with_writer(std::io::stderr).try_init()
         } else {

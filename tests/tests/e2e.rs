@@ -149,7 +149,16 @@ fn whole_batch_mode_fails_the_invocation_under_the_emulator() {
     let err = emulator.invoke(&failing).unwrap_err();
     assert!(err.contains("MskLambda.BatchFailed"), "{err}");
     assert!(err.contains("t-0@3: handler: refused offset 3"), "{err}");
-    assert!(!function.output().contains("_aws"), "metrics are off by default");
+    let output = function.output();
+    assert!(!output.contains("_aws"), "metrics are off by default");
+    // Text logs (Lambda's default format) as CloudWatch shows them: no colour escapes.
+    assert!(
+        output.contains(
+            "}:batch{records=3 partitions=2}: record failed topic_partition=\"t-0\" offset=3"
+        ),
+        "{output}"
+    );
+    assert!(!output.contains('\x1b'), "{output}");
 }
 
 #[test]

@@ -111,3 +111,22 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `MSK_LAMBDA_WORKERS` above the CPUs the process may use is followed, and said to share them.
+#[test]
+fn more_workers_than_cpus_are_run_and_warned_about() {
+    let out = Command::new(env!("CARGO_BIN_EXE_user-events"))
+        .arg("events/sample.json")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("MSK_LAMBDA_WORKERS", "4096")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("more workers than the CPUs this process may use"), "{stderr}");
+    assert!(stderr.contains("workers=4096"), "{stderr}");
+    assert!(stderr.contains("4 succeeded, 2 failed"), "{stderr}");
+    // Not a terminal: no colour escapes.
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+}
