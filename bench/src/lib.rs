@@ -2,7 +2,8 @@
 //! msk-lambda, the hand-written baseline a Rust user writes today, and the parsing floor.
 //!
 //! All three do the user-events work: value as JSON `UserEvent`, key as text, headers decoded,
-//! an `eventType` check, the first failure of each partition reported.
+//! an `eventType` check, and each partition stopped at its first failure, which is reported
+//! with every record after it (not run).
 
 #![forbid(unsafe_code)]
 
@@ -109,20 +110,19 @@ pub mod baseline {
         serde_json::to_vec(&respond(&event)).expect("serializes")
     }
 
-    /// Processes one deserialized event: every record, and the first failure of each
-    /// partition in the response.
+    /// Processes one deserialized event: every record up to each partition's first failure;
+    /// the response lists that record and every one after it in its partition (not run).
     pub fn respond(event: &KafkaEvent) -> Response {
         let mut failures = Vec::new();
         for (key, records) in &event.records {
             let mut records: Vec<_> = records.iter().collect();
             records.sort_by_key(|r| r.offset);
-            for r in records {
-                if record(r).is_err() {
+            if let Some(first) = records.iter().position(|r| record(r).is_err()) {
+                for r in &records[first..] {
                     let mut id = HashMap::new();
                     id.insert("partition", serde_json::Value::from(key.clone()));
                     id.insert("offset", serde_json::Value::from(r.offset));
                     failures.push(Failure { item_identifier: id });
-                    break;
                 }
             }
         }

@@ -713,6 +713,11 @@ fn parse_response(
         },
         other => return Err(format!("the response is not a JSON object: {other}")),
     };
+    // A response may list every record of the event: looked up, not searched.
+    let by_key: HashMap<&str, (usize, std::collections::HashSet<i64>)> = slices
+        .iter()
+        .map(|s| (parts[s.part].key.as_str(), (s.part, s.offsets.iter().copied().collect())))
+        .collect();
     for item in list {
         let id = item.get("itemIdentifier");
         let (Some(partition), Some(offset)) = (
@@ -721,17 +726,17 @@ fn parse_response(
         ) else {
             return Err(format!("malformed itemIdentifier {item}"));
         };
-        let Some(s) = slices.iter().find(|s| parts[s.part].key == partition) else {
+        let Some((part, offsets)) = by_key.get(partition) else {
             return Err(format!(
                 "itemIdentifier names partition {partition}, which was not in the event"
             ));
         };
-        if !s.offsets.contains(&offset) {
+        if !offsets.contains(&offset) {
             return Err(format!(
                 "itemIdentifier names offset {offset} of {partition}, which was not in the event"
             ));
         }
-        let e = out.entry(s.part).or_insert(offset);
+        let e = out.entry(*part).or_insert(offset);
         *e = (*e).min(offset);
     }
     Ok(out)

@@ -284,8 +284,10 @@ fn int(value: &Expr, name: &str, suffix: &str) -> syn::Result<LitInt> {
                 && ["s", "ms", "sec", "secs"].contains(&lit.suffix())
             {
                 // A unit, not a type: `1s` is a second, not the 1 the suffix rule would suggest.
-                let ms = lit.base10_parse::<u64>().unwrap_or(0)
-                    * if lit.suffix() == "ms" { 1 } else { 1000 };
+                let ms = lit
+                    .base10_parse::<u64>()
+                    .unwrap_or(0)
+                    .saturating_mul(if lit.suffix() == "ms" { 1 } else { 1000 });
                 Err(syn::Error::new_spanned(
                     lit,
                     format!("`deadline_margin_ms` is a number of milliseconds, written without a unit, e.g. `deadline_margin_ms = {ms}`"),

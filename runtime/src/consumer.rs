@@ -369,8 +369,8 @@ where
         Ok(resolved.as_ref())
     }
 
-    /// Processes one raw event the way a Lambda invocation does, with a local context (a
-    /// deadline 15 minutes away), and returns what Lambda would receive.
+    /// Processes one raw event the way a Lambda invocation does, with a local context (see
+    /// [`InvocationContext::local`] for its deadline), and returns what Lambda would receive.
     pub async fn invoke(&self, event: &[u8]) -> Result<BatchResponse, InvocationError> {
         self.invoke_with_context(event, InvocationContext::local()).await
     }
@@ -456,8 +456,7 @@ where
                 .await
             }
         };
-        let report =
-            BatchReport { partitions, policy: self.config.failure_policy, oldest_timestamp_ms };
+        let report = BatchReport { partitions, oldest_timestamp_ms };
         let not_started = report.counts().not_started;
         if not_started > 0 {
             tracing::warn!(
@@ -513,9 +512,10 @@ where
             tracing::warn!("{warning}");
         }
         let cpus = Workers::Auto.resolve().get();
-        if workers > cpus {
+        if workers > cpus && matches!(Workers::from_env(), Ok(Some(_))) {
             // Allowed (a handler that waits on I/O can use more threads than CPUs), but more
-            // threads than CPUs only share them, each made and joined every invocation.
+            // threads than CPUs only share them, each made and joined every invocation. Said
+            // of the variable only: a count in the code was chosen knowing the function.
             tracing::warn!(
                 workers,
                 cpus,

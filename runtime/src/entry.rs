@@ -42,7 +42,8 @@ where
     /// [`into_runtime`](Consumer::into_runtime), to add tower layers or SnapStart hooks.
     ///
     /// Initialises tracing the way Lambda expects (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON logs,
-    /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for the level) unless a subscriber is already set.
+    /// `RUST_LOG` capped at `AWS_LAMBDA_LOG_LEVEL` for the level) unless a subscriber is already
+    /// set.
     pub async fn run(self) -> Result<(), Error> {
         if under_lambda() {
             self.serve_under_lambda().await

@@ -1,8 +1,9 @@
 //! Tracing set up the way Lambda expects it.
 //!
-//! - **Level**: `AWS_LAMBDA_LOG_LEVEL` when set (Lambda's application log level: `TRACE`,
-//!   `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`), which takes precedence over `RUST_LOG`, as
-//!   Lambda's own runtimes give it; else `RUST_LOG` (any `EnvFilter` directives); else INFO.
+//! - **Level**: `RUST_LOG`'s directives (per target: `info,h2=off,my_crate=debug`) when set,
+//!   capped at `AWS_LAMBDA_LOG_LEVEL` (Lambda's application log level: `TRACE`, `DEBUG`,
+//!   `INFO`, `WARN`, `ERROR`, `FATAL`), which no directive goes past, as it takes precedence
+//!   in Lambda's own runtimes; without `RUST_LOG`, Lambda's level; without either, INFO.
 //! - **Text** (Lambda's default log format): one line per event, no timestamp (CloudWatch adds
 //!   one), no colours (CloudWatch would show their escape codes; a local run at a terminal
 //!   has them, unless `NO_COLOR` is set).
@@ -25,25 +26,28 @@ use lambda_runtime::tracing::subscriber::fmt::time::{FormatTime, SystemTime};
 use lambda_runtime::tracing::subscriber::fmt::{
     FmtContext, FormatEvent, FormatFields, FormattedFields,
 };
+use lambda_runtime::tracing::subscriber::layer::SubscriberExt as _;
 use lambda_runtime::tracing::subscriber::registry::LookupSpan;
+use lambda_runtime::tracing::subscriber::util::SubscriberInitExt as _;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 
 /// Installs a `tracing` subscriber unless the program already has one (see the module docs).
 pub(crate) fn init(local: bool) {
-    let (filter, warning) = filter_from(
+    let (filter, cap, warning) = filter_from(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let builder = lambda_runtime::tracing::subscriber::fmt().with_env_filter(filter);
-    // `try_init` fails only when a subscriber is already installed: keep the user's.
-    let installed = if json_format() {
+    // `try_init` fails when a subscriber (or a `log` logger) is already installed: the
+    // user's is kept.
+    let _ = if json_format() {
         let builder = builder.fmt_fields(JsonFields::new()).event_format(LambdaJson);
         if local {
-            builder.with_writer(std::io::stderr).try_init()
+            builder.with_writer(std::io::stderr).finish().with(cap).try_init()
         } else {
-            builder.try_init()
+            builder.finish().with(cap).try_init()
         }
     } else {
         // Colours only for a person at a terminal: CloudWatch shows ANSI escapes as they are
@@ -53,12 +57,13 @@ pub(crate) fn init(local: bool) {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let builder = builder.with_target(false).without_time().with_ansi(ansi);
         if local {
-            builder.with_writer(std::io::stderr).try_init()
+            builder.with_writer(std::io::stderr).finish().with(cap).try_init()
         } else {
-            builder.try_init()
+            builder.finish().with(cap).try_init()
         }
     };
-    if let (Some(warning), Ok(())) = (warning, installed) {
+    // Through whichever subscriber is installed.
+    if let Some(warning) = warning {
         tracing::warn!("{warning}");
     }
 }
@@ -78,37 +83,40 @@ pub(crate) fn lambda_level() -> &'static str {
         .unwrap_or("INFO")
 }
 
-/// The filter for `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG` (see the module docs), and a warning
-/// when one of them was not understood.
-fn filter_from(lambda_level: Option<&str>, rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
-    let default = || EnvFilter::default().add_directive(LevelFilter::INFO.into());
-    if let Some(level) = lambda_level.map(str::trim).filter(|l| !l.is_empty()) {
+/// The filter for `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG` (see the module docs): `RUST_LOG`'s
+/// directives (`info,h2=off,my_crate=debug`) when it is set, else Lambda's level, else INFO;
+/// and a cap at Lambda's level, which no directive goes past. A warning when a variable was not
+/// understood.
+fn filter_from(
+    lambda_level: Option<&str>,
+    rust_log: Option<&str>,
+) -> (EnvFilter, LevelFilter, Option<String>) {
+    let mut warnings = Vec::new();
+    let lambda = lambda_level.map(str::trim).filter(|l| !l.is_empty()).and_then(|level| {
         // tracing has no FATAL: its most severe level is ERROR.
         let parsed = if level.eq_ignore_ascii_case("fatal") {
             Some(LevelFilter::ERROR)
         } else {
             level.parse::<LevelFilter>().ok()
         };
-        return match parsed {
-            Some(level) => (EnvFilter::default().add_directive(level.into()), None),
-            None => (
-                default(),
-                Some(format!(
-                    "AWS_LAMBDA_LOG_LEVEL={level:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL: logging at INFO"
-                )),
-            ),
-        };
-    }
-    match rust_log.map(str::trim).filter(|l| !l.is_empty()) {
-        None => (default(), None),
-        Some(directives) => match EnvFilter::try_new(directives) {
-            Ok(filter) => (filter, None),
-            Err(e) => (
-                default(),
-                Some(format!("RUST_LOG={directives:?} is not valid ({e}): logging at INFO")),
-            ),
-        },
-    }
+        if parsed.is_none() {
+            warnings.push(format!(
+                "AWS_LAMBDA_LOG_LEVEL={level:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL: ignored"
+            ));
+        }
+        parsed
+    });
+    let default = lambda.unwrap_or(LevelFilter::INFO);
+    let builder = || EnvFilter::builder().with_default_directive(default.into());
+    let filter = match rust_log.map(str::trim).filter(|l| !l.is_empty()) {
+        None => builder().parse_lossy(""),
+        Some(directives) => builder().parse(directives).unwrap_or_else(|e| {
+            warnings.push(format!("RUST_LOG={directives:?} is not valid ({e}): ignored"));
+            builder().parse_lossy("")
+        }),
+    };
+    let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+    (filter, lambda.unwrap_or(LevelFilter::TRACE), warning)
 }
 
 /// The current time in RFC 3339, UTC, to the microsecond (`2026-12-06T02:30:00.123456Z`).
@@ -181,6 +189,11 @@ struct JsonVisitor<'a> {
 
 impl JsonVisitor<'_> {
     fn put(&mut self, field: &Field, value: Value) {
+        // tracing-log's record of where a `log` record came from: left out, as tracing's own
+        // formatters leave it out.
+        if field.name().starts_with("log.") {
+            return;
+        }
         if field.name() == "message" {
             self.message = Some(match value {
                 Value::String(s) => s,
@@ -295,20 +308,56 @@ mod tests {
         assert!(text.contains("\",\"level\":\"WARN\",\"message\":\"m\",\"a\":1}\n"), "{text}");
     }
 
-    /// `AWS_LAMBDA_LOG_LEVEL` over `RUST_LOG`; FATAL as ERROR; what is not understood is said.
+    /// `RUST_LOG`'s directives under a cap at `AWS_LAMBDA_LOG_LEVEL`; FATAL as ERROR; what is
+    /// not understood is said.
     #[test]
     fn levels_follow_lambda_first() {
-        let level_of = |lambda: Option<&str>, rust_log: Option<&str>| {
-            let (filter, warning) = filter_from(lambda, rust_log);
-            (filter.max_level_hint(), warning.is_some())
+        use tracing::Level;
+        // Whether an event at `level` for `target` gets through the filter and the cap.
+        let passes = |lambda: Option<&str>, rust_log: Option<&str>, target: &str, level: Level| {
+            let (filter, cap, _) = filter_from(lambda, rust_log);
+            let out = Captured::default();
+            let writer = out.clone();
+            let subscriber = lambda_runtime::tracing::subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(move || writer.clone())
+                .finish()
+                .with(cap);
+            tracing::subscriber::with_default(subscriber, || match (target, level) {
+                ("h2", Level::INFO) => tracing::info!(target: "h2", "x"),
+                ("h2", Level::DEBUG) => tracing::debug!(target: "h2", "x"),
+                ("app", Level::DEBUG) => tracing::debug!(target: "app", "x"),
+                ("app", Level::INFO) => tracing::info!(target: "app", "x"),
+                ("app", Level::WARN) => tracing::warn!(target: "app", "x"),
+                ("app", Level::ERROR) => tracing::error!(target: "app", "x"),
+                _ => unreachable!(),
+            });
+            let written = !out.0.lock().unwrap().is_empty();
+            written
         };
-        assert_eq!(level_of(Some("ERROR"), Some("debug")), (Some(LevelFilter::ERROR), false));
-        assert_eq!(level_of(Some("FATAL"), None), (Some(LevelFilter::ERROR), false));
-        assert_eq!(level_of(Some("warn"), None), (Some(LevelFilter::WARN), false));
-        assert_eq!(level_of(Some("LOUD"), None), (Some(LevelFilter::INFO), true));
-        assert_eq!(level_of(None, Some("debug")), (Some(LevelFilter::DEBUG), false));
-        assert_eq!(level_of(None, Some("msk_lambda=trace")), (Some(LevelFilter::TRACE), false));
-        assert_eq!(level_of(None, None), (Some(LevelFilter::INFO), false));
-        assert_eq!(level_of(Some(" "), None), (Some(LevelFilter::INFO), false));
+        // Lambda's level alone.
+        assert!(passes(Some("WARN"), None, "app", Level::WARN));
+        assert!(!passes(Some("WARN"), None, "app", Level::INFO));
+        assert!(passes(Some("FATAL"), None, "app", Level::ERROR));
+        assert!(!passes(Some("FATAL"), None, "app", Level::WARN));
+        // RUST_LOG's per-target directives still apply, under Lambda's level.
+        assert!(!passes(Some("INFO"), Some("info,h2=off"), "h2", Level::INFO));
+        assert!(passes(Some("INFO"), Some("info,h2=off"), "app", Level::INFO));
+        assert!(!passes(Some("INFO"), Some("debug"), "app", Level::DEBUG), "capped at INFO");
+        assert!(!passes(Some("ERROR"), Some("app=debug"), "app", Level::WARN), "capped at ERROR");
+        // RUST_LOG alone, as `EnvFilter` reads it (a target it does not name is off).
+        assert!(passes(None, Some("app=debug"), "app", Level::DEBUG));
+        assert!(!passes(None, Some("app=debug"), "h2", Level::INFO));
+        assert!(passes(None, Some("info,app=debug"), "h2", Level::INFO));
+        assert!(passes(None, None, "app", Level::INFO));
+        assert!(!passes(None, None, "app", Level::DEBUG));
+        // Not understood: said, and INFO.
+        let (_, _, warning) = filter_from(Some("LOUD"), Some("[bad"));
+        let warning = warning.unwrap();
+        assert!(warning.contains("AWS_LAMBDA_LOG_LEVEL=\"LOUD\""), "{warning}");
+        assert!(warning.contains("RUST_LOG=\"[bad\""), "{warning}");
+        assert!(passes(Some("LOUD"), None, "app", Level::INFO));
+        assert!(!passes(Some("LOUD"), None, "app", Level::DEBUG));
+        assert!(filter_from(Some(" "), None).2.is_none());
     }
 }

@@ -827,7 +827,6 @@ impl Producer {
     ) -> Result<Delivery, ProducerError> {
         let hash = record.key.as_deref().map(murmur2);
         let record = to_kafka(record, topic)?;
-        let generation = self.generation();
         // One deadline for the whole send: the topic's lookup and the partition's connection,
         // when not cached, come out of the same timeout as the request.
         let mut chosen = None;
@@ -843,7 +842,9 @@ impl Producer {
             Ok(result) => result?,
             Err(_) => {
                 self.forget(topic);
-                self.unanswered(generation);
+                // The client current now: the one this send waited on, or one it made again
+                // on its way (at worst one reconnect more than needed).
+                self.unanswered(self.generation());
                 let what = match chosen {
                     Some(partition) => format!("sending to {topic}-{partition}"),
                     None => format!("sending to {topic} (looking up its partitions)"),
@@ -1046,12 +1047,21 @@ impl Producer {
         if let Some(current) = self.lock_cluster().trusted() {
             return Ok(current);
         }
-        let _only_one = self.reconnecting.lock().await;
+        // One reconnect at a time, and the wait for another's bounded too: a caller without an
+        // outer timeout (a `send_batch`'s partitions) must not queue behind failing attempts.
+        let what = format!("connecting to {} again after a request went unanswered", self.servers);
+        let _only_one = tokio::time::timeout(self.timeout, self.reconnecting.lock())
+            .await
+            .map_err(|_| ProducerError::timeout(&what, self.timeout))?;
         // Made again while this send waited for the lock.
         if let Some(current) = self.lock_cluster().trusted() {
             return Ok(current);
         }
         let client = Arc::new(self.recipe.build(self.timeout, &self.servers).await?);
+        // Every topic looked up again, its partitions' clients made from the new client: a
+        // partition client keeps the cluster client it was made from, and with it the
+        // connection that went unanswered.
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner).clear();
         let mut cluster = self.lock_cluster();
         *cluster = Cluster {
             client: Arc::clone(&client),

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FailurePolicy, ResponseMode};
+use crate::config::ResponseMode;
 
 /// The Kafka partial batch response: `{"batchItemFailures":[{"itemIdentifier":{…}}]}`.
 ///
@@ -73,10 +73,10 @@ pub struct Failure {
     pub message: String,
 }
 
-/// The longest a failure's message is kept, in bytes: it is logged, and in `whole_batch` mode
-/// sent to Lambda, once per failed record, and a handler's error can be of any size (a whole
-/// HTTP body, say). CloudWatch cuts a log event at 256 KB, which would leave a JSON log line
-/// unreadable.
+/// The longest a failure's message is kept, in bytes: it is logged once per failed record (and
+/// in `whole_batch` mode up to ten go into the error Lambda gets), and a handler's error can be
+/// of any size (a whole HTTP body, say). CloudWatch cuts a log event at 256 KB, which would
+/// leave a JSON log line unreadable.
 pub(crate) const MAX_FAILURE_MESSAGE: usize = 4096;
 
 impl Failure {
@@ -162,7 +162,6 @@ pub struct Counts {
 pub struct BatchReport {
     /// One report per `records` map entry, in event order.
     pub partitions: Vec<PartitionReport>,
-    pub(crate) policy: FailurePolicy,
     /// The smallest record timestamp of the event (ms since the epoch): how far behind the
     /// consumer is.
     pub(crate) oldest_timestamp_ms: Option<i64>,
@@ -304,7 +303,7 @@ mod tests {
         Outcome::Failed(Failure::new(FailureKind::Handler, "boom"))
     }
 
-    fn report(policy: FailurePolicy) -> BatchReport {
+    fn report() -> BatchReport {
         BatchReport {
             partitions: vec![
                 PartitionReport {
@@ -317,18 +316,17 @@ mod tests {
                     outcomes: vec![(5, Outcome::NotStarted), (6, Outcome::NotStarted)],
                 },
             ],
-            policy,
             oldest_timestamp_ms: None,
         }
     }
 
-    /// Every record that did not succeed, whatever the policy: a record not run after an
-    /// earlier failure is listed too.
+    /// Every record that did not succeed: failed, not started, and not run after an earlier
+    /// failure (the default policy's outcome).
     #[test]
     fn responses_list_every_record_that_did_not_succeed() {
         let all = r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"a-0","offset":2}},{"itemIdentifier":{"partition":"a-0","offset":3}},{"itemIdentifier":{"partition":"b.c-d-2","offset":5}},{"itemIdentifier":{"partition":"b.c-d-2","offset":6}}]}"#;
-        assert_eq!(report(FailurePolicy::Continue).response().to_json(), all);
-        let mut stopped = report(FailurePolicy::StopPartition);
+        assert_eq!(report().response().to_json(), all);
+        let mut stopped = report();
         stopped.partitions[0].outcomes[2].1 = Outcome::Skipped;
         assert_eq!(stopped.response().to_json(), all);
         assert_eq!(BatchResponse::default().to_json(), r#"{"batchItemFailures":[]}"#);
@@ -348,17 +346,12 @@ mod tests {
 
     #[test]
     fn whole_batch_errors_name_the_records() {
-        let err =
-            report(FailurePolicy::Continue).into_result(ResponseMode::WholeBatch).unwrap_err();
+        let err = report().into_result(ResponseMode::WholeBatch).unwrap_err();
         assert_eq!(
             err.to_string(),
             "4 of 6 records did not succeed (2 failed, 0 not run after an earlier failure, 2 not started before the deadline); the invocation fails so that Lambda retries the whole batch; a-0@2: handler: boom; a-0@3: handler: boom; from b.c-d-2@5 records were not started before the deadline"
         );
-        let ok = BatchReport {
-            partitions: vec![],
-            policy: FailurePolicy::StopPartition,
-            oldest_timestamp_ms: None,
-        };
+        let ok = BatchReport { partitions: vec![], oldest_timestamp_ms: None };
         assert_eq!(ok.into_result(ResponseMode::WholeBatch), Ok(BatchResponse::default()));
     }
 }

@@ -389,9 +389,8 @@ async fn logical_types_read_as_plain_types_and_corrupt_counts_fail_the_record() 
 /// A writer schema that widened a field (`int` to `long`, `float` to `double`: allowed by a
 /// registry's BACKWARD compatibility, the default) read by a handler still declaring the narrow
 /// type: the Avro specification does not resolve it, and apache-avro resolves it by cutting the
-/// number down (`n as i32`), a wrong number with no error (a known gap until the 2026-12-06
-/// session). Each record fails, naming where; the allowed promotions still read. Bytes by
-/// apache-avro's own writer.
+/// number down (`n as i32`), a wrong number with no error. Each record fails, naming where;
+/// the allowed promotions still read. Bytes by apache-avro's own writer.
 #[tokio::test]
 async fn a_narrowing_writer_schema_fails_the_record_instead_of_cutting_numbers() {
     use apache_avro::types::Value as V;

@@ -1,8 +1,8 @@
 //! The hand-written baseline as a Lambda function: what a Rust user writes today with
 //! `lambda_runtime::run(service_fn(...))` and `aws_lambda_events`' `KafkaEvent`, doing the
 //! user-events work (`msk_lambda_bench::baseline::respond`: each value's base64 decoded and
-//! parsed as JSON `UserEvent`, key as text, headers decoded, the first failure of each
-//! partition in the partial batch response). `bench/run` measures it against `user-events`
+//! parsed as JSON `UserEvent`, key as text, headers decoded, each partition's first failure
+//! and the records after it in the partial batch response). `bench/run` measures it against `user-events`
 //! under a loopback Runtime API (`warm-invocations`).
 
 use aws_lambda_events::event::kafka::KafkaEvent;

@@ -154,6 +154,12 @@ struct Session {
     /// deadline, most likely while the server or the path had stopped answering): the next
     /// write does not trust it and connects again.
     abandoned: AtomicBool,
+    /// The task serving the connection's socket: stopped when a write is abandoned, which
+    /// closes the socket (the client alone would keep it open while an answer is owed).
+    connection: tokio::task::JoinHandle<()>,
+    /// Asks the server to cancel the statement of an abandoned write (one still waiting on a
+    /// lock would otherwise run on, and every later delivery add one more).
+    cancel: tokio_postgres::CancelToken,
 }
 
 /// Marks its session abandoned unless [`InFlight::done`] was called: dropped with a write that
@@ -168,8 +174,18 @@ impl InFlight<'_> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if !self.1 {
-            self.0.abandoned.store(true, Ordering::Relaxed);
+        if self.1 {
+            return;
+        }
+        let session = self.0;
+        session.abandoned.store(true, Ordering::Relaxed);
+        session.connection.abort();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let cancel = session.cancel.clone();
+            runtime.spawn(async move {
+                // A new connection of its own; bounded like connecting.
+                let _ = tokio::time::timeout(CONNECT_TIMEOUT, cancel.cancel_query(NoTls)).await;
+            });
         }
     }
 }
@@ -264,15 +280,17 @@ impl Database {
         }
         let (client, connection) = self.config.connect(NoTls).await?;
         // The connection's socket is served by a task of its own; it ends with the connection.
-        tokio::spawn(async move {
+        let connection = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "the PostgreSQL connection ended");
             }
         });
         let session = Arc::new(Session {
+            cancel: client.cancel_token(),
             client,
             insert: tokio::sync::OnceCell::new(),
             abandoned: AtomicBool::new(false),
+            connection,
         });
         *current = Some(session.clone());
         Ok((session, false))

@@ -65,6 +65,11 @@ struct Parsed {
     direct: bool,
     /// Its named types, for references to them (as a reader schema: see [`narrowing`]).
     names: HashMap<Name, Schema>,
+    /// Whether it has a `long` or `double` anywhere (as a writer schema, it may then write one
+    /// where a reader has an `int` or `float`) and whether it has an `int` or `float` anywhere:
+    /// a writer and a reader that cannot meet so are not walked (see [`narrowing`]).
+    wide_numbers: bool,
+    narrow_numbers: bool,
 }
 
 impl Parsed {
@@ -79,9 +84,30 @@ impl Parsed {
         Parsed {
             canonical_form: schema.canonical_form(),
             direct: direct::supported(&schema),
+            wide_numbers: has_type(&schema, &|s| {
+                matches!(
+                    s,
+                    Schema::Long
+                        | Schema::Double
+                        | Schema::TimeMicros
+                        | Schema::TimestampMillis
+                        | Schema::TimestampMicros
+                        | Schema::TimestampNanos
+                        | Schema::LocalTimestampMillis
+                        | Schema::LocalTimestampMicros
+                        | Schema::LocalTimestampNanos
+                )
+            }),
+            narrow_numbers: has_type(&schema, &|s| matches!(s, Schema::Int | Schema::Float)),
             names,
             schema,
         }
+    }
+
+    /// Whether datums this writes, resolved into `reader`, may hold a number the reader keeps
+    /// in fewer bits: only then are they walked for one.
+    fn may_narrow_into(&self, reader: &Parsed) -> bool {
+        self.wide_numbers && reader.narrow_numbers && self.canonical_form != reader.canonical_form
     }
 
     fn parse(json: &str) -> Result<Self, String> {
@@ -187,8 +213,8 @@ impl Decode for AvroValue {
                 unframed.schema.map(|s| format!(" ({s})")).unwrap_or_default()
             ))
         })?;
-        let schema = &writer_avro_schema(writer)?.schema;
-        read_datum(&unframed.data, schema, None, Some(writer.reference())).map(AvroValue)
+        let parsed = writer_avro_schema(writer)?;
+        read_datum(&unframed.data, parsed, None, Some(writer.reference())).map(AvroValue)
     }
 
     fn writer_schema(bytes: Option<&Bytes>, cx: &DecodeContext<'_>) -> Option<SchemaRef> {
@@ -236,7 +262,7 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
                     return Ok(value);
                 }
             }
-            read_datum(&unframed.data, &parsed.schema, Some(reader), Some(writer.reference()))?
+            read_datum(&unframed.data, parsed, Some(reader), Some(writer.reference()))?
         }
         // No registry: the reader schema is taken as the writer's.
         None => {
@@ -245,7 +271,7 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
                     return Ok(value);
                 }
             }
-            read_datum(&unframed.data, &reader.schema, None, unframed.schema).map_err(|e| {
+            read_datum(&unframed.data, reader, None, unframed.schema).map_err(|e| {
                 DecodeError::invalid(format_args!(
                     "{e} (no schema registry is configured, so the data was read with the handler's own schema; set MSK_LAMBDA_SCHEMA_REGISTRY to read it with its writer schema)"
                 ))
@@ -264,10 +290,11 @@ fn read_typed<T: DeserializeOwned + ReaderSchema + 'static>(
 /// every byte.
 fn read_datum(
     data: &[u8],
-    writer: &Schema,
+    writer_parsed: &Parsed,
     reader: Option<&Parsed>,
     named: Option<SchemaRef>,
 ) -> Result<Value, DecodeError> {
+    let writer = &writer_parsed.schema;
     limit_allocations();
     // `None`: the framing named no schema and the handler's own was used.
     let what = named.map_or_else(|| "the handler's schema".to_owned(), |s| s.to_string());
@@ -287,7 +314,10 @@ fn read_datum(
     let Some(reader) = reader else {
         return Ok(written);
     };
-    refuse_narrowing(&written, reader, &what)?;
+    let narrowing_possible = writer_parsed.may_narrow_into(reader);
+    if narrowing_possible {
+        refuse_narrowing(&written, reader, &what)?;
+    }
     match written.resolve(&reader.schema) {
         Ok(value) => Ok(value),
         Err(e) => {
@@ -298,7 +328,9 @@ fn read_datum(
             let plain = apache_avro::from_avro_datum(writer, &mut &data[..], None)
                 .map(without_logical_types)
                 .map_err(|_| mismatch(&e))?;
-            refuse_narrowing(&plain, reader, &what)?;
+            if narrowing_possible {
+                refuse_narrowing(&plain, reader, &what)?;
+            }
             plain.resolve(&reader.schema).map_err(|_| mismatch(&e))
         }
     }
@@ -400,6 +432,19 @@ fn narrowing(
         }),
         _ => None,
     }
+}
+
+/// Whether `schema` or any schema inside it (fields, items, values, branches) is one `is` picks.
+/// References are not followed: the named type they name is found where it is defined.
+fn has_type(schema: &Schema, is: &dyn Fn(&Schema) -> bool) -> bool {
+    is(schema)
+        || match schema {
+            Schema::Record(record) => record.fields.iter().any(|f| has_type(&f.schema, is)),
+            Schema::Array(array) => has_type(&array.items, is),
+            Schema::Map(map) => has_type(&map.types, is),
+            Schema::Union(union) => union.variants().iter().any(|v| has_type(v, is)),
+            _ => false,
+        }
 }
 
 /// A value of a logical type as the value of its underlying type (a timestamp as its `long`, a
