@@ -226,8 +226,9 @@ impl<H, S, V, K> Consumer<H, S, V, K> {
     /// let consumer = Consumer::new(handle).concurrency(NonZeroUsize::new(8).unwrap());
     /// ```
     ///
-    /// With [`workers`](Consumer::workers), this is the total over all workers: each keeps
-    /// `concurrency / workers` partitions in flight, and at least one.
+    /// With [`workers`](Consumer::workers), this is the total over all workers: it is shared
+    /// out among them (the remainder to the first), and fewer workers run when it is smaller
+    /// than their number.
     pub fn concurrency(mut self, partitions: NonZeroUsize) -> Self {
         self.config.concurrency = partitions.get();
         self

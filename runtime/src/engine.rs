@@ -107,14 +107,20 @@ where
 {
     let cutoff = cutoff(context, config);
     let count = partitions.len();
-    let workers = config.workers.clamp(1, count.max(1));
-    // A worker claims partitions as it starts them: no more than its share of the batch, so
-    // that one worker never claims the partitions another could run at the same time.
-    let in_flight = (config.concurrency / workers).min(count.div_ceil(workers)).max(1);
+    // `concurrency` is the total in flight: no more workers than it allows one partition each.
+    let concurrency = config.concurrency.max(1);
+    let workers = config.workers.clamp(1, count.max(1)).min(concurrency);
+    // Worker `n`'s share of `concurrency` (the remainder to the first ones). A worker claims
+    // partitions as it starts them: no more than its share of the batch either, so that one
+    // worker never claims the partitions another could run at the same time.
+    let in_flight = |n: usize| {
+        let share = concurrency / workers + usize::from(n < concurrency % workers);
+        share.min(count.div_ceil(workers)).max(1)
+    };
     let queue = std::sync::Mutex::new(partitions.into_iter().enumerate());
     let done = std::sync::Mutex::new(Vec::with_capacity(count));
     let runtime = tokio::runtime::Handle::current();
-    let work = || {
+    let work = |n: usize| {
         let next = std::iter::from_fn(|| {
             queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next()
         });
@@ -123,7 +129,7 @@ where
                 let run = handler.run_partition(batch, context, config, registry, cutoff, state);
                 (i, run.await)
             })
-            .buffer_unordered(in_flight)
+            .buffer_unordered(in_flight(n))
             .collect::<Vec<_>>()
             .instrument(span.clone());
         let reports = runtime.block_on(share);
@@ -135,14 +141,14 @@ where
             for n in 1..workers {
                 let spawned = std::thread::Builder::new()
                     .name(format!("msk-lambda-worker-{n}"))
-                    .spawn_scoped(scope, work);
+                    .spawn_scoped(scope, move || work(n));
                 if let Err(e) = spawned {
                     // The queue is shared: the threads that did start take the partitions.
                     tracing::warn!(error = %e, "could not start a worker thread; running on fewer");
                     break;
                 }
             }
-            work();
+            work(0);
         });
     });
     let mut reports = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

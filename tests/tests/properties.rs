@@ -477,8 +477,13 @@ fn check(case: Case) -> Result<(), TestCaseError> {
             }
         }
     }
-    let allowed = case.concurrency.max(case.workers.min(case.partitions.len()));
-    prop_assert!(observed.peak <= allowed, "peak {} > {}", observed.peak, allowed);
+    // `concurrency` is the total in flight, over every worker.
+    prop_assert!(
+        observed.peak <= case.concurrency,
+        "peak {} > concurrency {}",
+        observed.peak,
+        case.concurrency
+    );
     if case.policy == FailurePolicy::StopPartition {
         for r in &report.partitions {
             if let Some(i) = r.outcomes.iter().position(|(_, o)| matches!(o, Outcome::Failed(_))) {
