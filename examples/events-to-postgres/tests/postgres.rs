@@ -341,6 +341,11 @@ async fn the_connection_is_kept_across_invocations_and_opened_again_once_closed(
     assert_eq!(offsets(&client, 1).await, [1, 2, 3]);
 }
 
+/// A valid row for `Database::write` called directly.
+fn view(offset: i64) -> Row<'static> {
+    Row { offset, user_id: "u-1", event_type: "view", amount: None, occurred_at: None }
+}
+
 /// A TCP relay on loopback in front of the server, whose open connections can be cut or
 /// silenced. A cut connection is closed at the client's next write, unforwarded: as a proxy's
 /// or a NAT's idle timeout leaves a connection, found out only when it is used. A silenced one
@@ -447,24 +452,18 @@ async fn a_connection_whose_write_was_abandoned_is_not_used_again() {
     let relay = CuttingRelay::start(server.port());
     let url = server.url.replace(&format!(":{}/", server.port()), &format!(":{}/", relay.port));
     let db = Database::connect(&url).await.unwrap();
-    let row = |offset| Row {
-        offset,
-        user_id: "u-1",
-        event_type: "view",
-        amount: None,
-        occurred_at: None,
-    };
-    db.write("user-events", 0, &[row(1)]).await.unwrap();
+    db.write("user-events", 0, &[view(1)]).await.unwrap();
 
     relay.silence_open_connections();
     let deadline = std::time::Duration::from_millis(500);
-    let unanswered = tokio::time::timeout(deadline, db.write("user-events", 0, &[row(2)])).await;
+    let unanswered = tokio::time::timeout(deadline, db.write("user-events", 0, &[view(2)])).await;
     assert!(unanswered.is_err(), "the silenced write cannot finish: {unanswered:?}");
 
-    let again = tokio::time::timeout(deadline * 10, db.write("user-events", 0, &[row(2), row(3)]))
-        .await
-        .expect("the next write does not wait on the silent connection")
-        .unwrap();
+    let again =
+        tokio::time::timeout(deadline * 10, db.write("user-events", 0, &[view(2), view(3)]))
+            .await
+            .expect("the next write does not wait on the silent connection")
+            .unwrap();
     assert_eq!((again.inserted, again.statements), (2, 1));
     // A new connection, besides the cancel request's (a connection of its own).
     assert!(relay.accepted.load(Ordering::SeqCst) >= 2, "a new connection");
@@ -478,20 +477,13 @@ async fn a_connection_whose_write_was_abandoned_is_not_used_again() {
 async fn an_abandoned_write_is_cancelled_on_the_server() {
     let (server, client) = server().await;
     let db = Database::connect(&server.url).await.unwrap();
-    let row = |offset| Row {
-        offset,
-        user_id: "u-1",
-        event_type: "view",
-        amount: None,
-        occurred_at: None,
-    };
-    db.write("user-events", 0, &[row(1)]).await.unwrap();
+    db.write("user-events", 0, &[view(1)]).await.unwrap();
     let (locker, connection) = tokio_postgres::connect(&server.url, NoTls).await.unwrap();
     tokio::spawn(connection);
     locker.batch_execute("BEGIN; LOCK TABLE user_events IN ACCESS EXCLUSIVE MODE").await.unwrap();
 
     let deadline = std::time::Duration::from_millis(500);
-    let waited = tokio::time::timeout(deadline, db.write("user-events", 0, &[row(2)])).await;
+    let waited = tokio::time::timeout(deadline, db.write("user-events", 0, &[view(2)])).await;
     assert!(waited.is_err(), "the write waits on the lock: {waited:?}");
     let waiting = async || -> i64 {
         client
@@ -510,7 +502,7 @@ async fn an_abandoned_write_is_cancelled_on_the_server() {
     }
 
     locker.batch_execute("ROLLBACK").await.unwrap();
-    let again = db.write("user-events", 0, &[row(2)]).await.unwrap();
+    let again = db.write("user-events", 0, &[view(2)]).await.unwrap();
     assert_eq!(again.inserted, 1);
     assert_eq!(offsets(&client, 0).await, [1, 2]);
 }
