@@ -42,7 +42,7 @@ pub struct Metrics {
     pub(crate) json_log_level: Option<&'static str>,
 }
 
-/// The metrics each line has, in order, with their units.
+/// The names of the metrics a line has (the keys a dimension may not take).
 const METRIC_NAMES: [&str; 7] = [
     "Records",
     "RecordsSucceeded",
@@ -133,10 +133,14 @@ impl Metrics {
                 || METRIC_NAMES.contains(&name.as_str())
                 || self.dimensions[..i].iter().any(|(earlier, _)| earlier == name);
             cloudwatch_text(name, 255)
-                .and_then(|()| match () {
-                    () if name.starts_with(':') => Err("starts with `:`".to_owned()),
-                    () if taken => Err("is a key the metrics line already has (`_aws`, `FunctionName`, `level`, `timestamp`, a metric's name or another dimension's)".to_owned()),
-                    () => Ok(()),
+                .and_then(|()| {
+                    if name.starts_with(':') {
+                        Err("starts with `:`".to_owned())
+                    } else if taken {
+                        Err("is a key the metrics line already has (`_aws`, `FunctionName`, `level`, `timestamp`, a metric's name or another dimension's)".to_owned())
+                    } else {
+                        Ok(())
+                    }
                 })
                 .map_err(|e| format!("the metrics dimension name {name:?} {e}"))?;
             cloudwatch_text(value, 1024)
